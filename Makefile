@@ -1,0 +1,62 @@
+# pg_taskq: PGXS build, tests, demo and benchmark.
+#
+#   make test    install what is missing, build, install, run every test
+#   make demo    install what is missing, build, start a throwaway cluster
+#   make bench   the benchmark (test/bench)
+
+EXTENSION = pg_taskq
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" extension/pg_taskq.control)
+
+MODULE_big = pg_taskq
+OBJS = \
+	src/pg_taskq.o \
+	src/config.o \
+	src/shmem.o \
+	src/launcher.o \
+	src/worker.o \
+	src/claim.o \
+	src/sql_task.o \
+	src/enqueue.o \
+	src/wait.o
+
+DATA = $(wildcard extension/pg_taskq--*.sql)
+EXTRA_CLEAN = tmp_check tmp_check_iso results regression.diffs regression.out output_iso
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror
+SHLIB_LINK += -lcurl
+
+# pg_regress: a throwaway instance with the library preloaded
+REGRESS = setup enqueue errors security queues trigger wait
+REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check \
+	--load-extension=pg_taskq
+
+ISOLATION = claim_race
+ISOLATION_OPTS = --temp-config=$(srcdir)/test/isolation.conf --temp-instance=tmp_check_iso \
+	--load-extension=pg_taskq
+
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# control file lives in extension/
+$(EXTENSION).control: extension/$(EXTENSION).control
+	cp $< $@
+all: $(EXTENSION).control
+EXTRA_CLEAN += $(EXTENSION).control
+.PHONY: test demo bench deps
+
+deps:
+	bash test/scripts/install-deps.sh
+
+test:
+	bash test/scripts/run-tests.sh
+
+demo:
+	bash test/scripts/demo.sh
+
+bench:
+	bash test/scripts/run-bench.sh

@@ -1,0 +1,350 @@
+/*-------------------------------------------------------------------------
+ *
+ * claim.c
+ *	  The statements a worker runs against taskq.tasks: the claim query
+ *	  (FOR UPDATE SKIP LOCKED), the batched completion update, the recovery
+ *	  of tasks orphaned by dead workers, and the next due time of a queue.
+ *
+ *	  Each runs through a saved SPI plan; the caller has connected to SPI
+ *	  inside a transaction with an active snapshot.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "taskq.h"
+
+/*
+ * A run_alone task (it shared a batch that crashed) is claimed by itself;
+ * otherwise up to $2 tasks that are not run_alone.
+ */
+static const char *claim_alone_sql =
+"WITH c AS ("
+"  SELECT id FROM taskq.tasks"
+"  WHERE queue OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'queued'"
+"    AND run_alone AND run_at OPERATOR(pg_catalog.<=) pg_catalog.now()"
+"  ORDER BY priority DESC, run_at, id"
+"  LIMIT 1 FOR UPDATE SKIP LOCKED)"
+" UPDATE taskq.tasks t SET state = 'running', attempt = t.attempt OPERATOR(pg_catalog.+) 1,"
+"   started_at = pg_catalog.now(), worker_pid = $3, worker_token = $4, batched = false"
+" FROM c WHERE t.id OPERATOR(pg_catalog.=) c.id"
+" RETURNING t.id, t.fn::pg_catalog.oid, t.args, t.owner::pg_catalog.oid, t.attempt,"
+"   t.max_attempts, t.priority, t.run_at,"
+"   (pg_catalog.date_part('epoch', t.timeout) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4";
+
+static const char *claim_batch_sql =
+"WITH c AS ("
+"  SELECT id FROM taskq.tasks"
+"  WHERE queue OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'queued'"
+"    AND run_at OPERATOR(pg_catalog.<=) pg_catalog.now() AND NOT run_alone"
+"  ORDER BY priority DESC, run_at, id"
+"  LIMIT $2 FOR UPDATE SKIP LOCKED),"
+" n AS (SELECT pg_catalog.count(*) AS n FROM c)"
+" UPDATE taskq.tasks t SET state = 'running', attempt = t.attempt OPERATOR(pg_catalog.+) 1,"
+"   started_at = pg_catalog.now(), worker_pid = $3, worker_token = $4,"
+"   batched = (SELECT n.n FROM n) OPERATOR(pg_catalog.>) 1"
+" FROM c WHERE t.id OPERATOR(pg_catalog.=) c.id"
+" RETURNING t.id, t.fn::pg_catalog.oid, t.args, t.owner::pg_catalog.oid, t.attempt,"
+"   t.max_attempts, t.priority, t.run_at,"
+"   (pg_catalog.date_part('epoch', t.timeout) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4";
+
+/*
+ * One statement records a whole batch.  Unstarted tasks go back to the
+ * queue with their attempt refunded.
+ */
+static const char *complete_sql =
+"UPDATE taskq.tasks t SET"
+"  state = CASE u.kind WHEN 's' THEN 'succeeded' WHEN 'f' THEN 'failed' ELSE 'queued' END,"
+"  attempt = CASE u.kind WHEN 'u' THEN t.attempt OPERATOR(pg_catalog.-) 1 ELSE t.attempt END,"
+"  result = CASE u.kind WHEN 's' THEN u.result ELSE t.result END,"
+"  error = CASE u.kind WHEN 's' THEN NULL WHEN 'u' THEN t.error ELSE u.error END,"
+"  sqlstate = CASE u.kind WHEN 's' THEN NULL WHEN 'u' THEN t.sqlstate ELSE u.sqlstate END,"
+"  started_at = CASE u.kind WHEN 'u' THEN NULL ELSE u.started_at END,"
+"  finished_at = CASE WHEN u.kind IN ('s', 'f') THEN u.finished_at END,"
+"  run_at = CASE u.kind WHEN 'r' THEN u.finished_at OPERATOR(pg_catalog.+)"
+"              pg_catalog.make_interval(secs => u.backoff) ELSE t.run_at END,"
+"  worker_pid = NULL, worker_token = NULL, run_alone = false"
+" FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
+"   pg_catalog.unnest($2::pg_catalog.\"char\"[]), pg_catalog.unnest($3::pg_catalog.jsonb[]),"
+"   pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.text[]),"
+"   pg_catalog.unnest($6::pg_catalog.timestamptz[]), pg_catalog.unnest($7::pg_catalog.timestamptz[]),"
+"   pg_catalog.unnest($8::pg_catalog.float8[]))"
+"   AS u(id, kind, result, error, sqlstate, started_at, finished_at, backoff)"
+" WHERE t.id OPERATOR(pg_catalog.=) u.id";
+
+/*
+ * Running tasks whose claim token belongs to no living worker.  A task
+ * alone in its batch is charged the attempt (and fails when it has none
+ * left); one that shared its batch is refunded and will run alone.
+ */
+static const char *recover_sql =
+"UPDATE taskq.tasks t SET"
+"  state = CASE WHEN NOT t.batched AND t.attempt OPERATOR(pg_catalog.>=) t.max_attempts"
+"          THEN 'failed' ELSE 'queued' END,"
+"  attempt = CASE WHEN t.batched THEN t.attempt OPERATOR(pg_catalog.-) 1 ELSE t.attempt END,"
+"  error = CASE WHEN t.batched THEN t.error"
+"          ELSE pg_catalog.format('worker (pid %s) ended while running attempt %s of %s',"
+"                                 t.worker_pid, t.attempt, t.max_attempts) END,"
+"  sqlstate = CASE WHEN t.batched THEN t.sqlstate ELSE '57P01' END,"
+"  finished_at = CASE WHEN NOT t.batched AND t.attempt OPERATOR(pg_catalog.>=) t.max_attempts"
+"          THEN pg_catalog.now() END,"
+"  run_alone = t.batched, batched = false, worker_pid = NULL, worker_token = NULL,"
+"  run_at = pg_catalog.now()"
+" WHERE t.state OPERATOR(pg_catalog.=) 'running'"
+"   AND t.worker_token OPERATOR(pg_catalog.<>) ALL ($1::pg_catalog.int8[])"
+" RETURNING t.queue";
+
+static const char *next_due_sql =
+"SELECT (pg_catalog.date_part('epoch', pg_catalog.min(run_at) OPERATOR(pg_catalog.-)"
+"        pg_catalog.clock_timestamp()) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8"
+" FROM taskq.tasks"
+" WHERE queue OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'queued'";
+
+static SPIPlanPtr claim_alone_plan = NULL;
+static SPIPlanPtr claim_batch_plan = NULL;
+static SPIPlanPtr complete_plan = NULL;
+static SPIPlanPtr recover_plan = NULL;
+static SPIPlanPtr next_due_plan = NULL;
+
+static SPIPlanPtr
+prepare_once(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "pg_taskq: could not prepare \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		*plan = p;
+	}
+	return *plan;
+}
+
+static int
+claim_with(SPIPlanPtr plan, const char *queue, int max, int64 token, TaskqClaimed *out)
+{
+	Datum		values[4];
+	int			ret;
+	uint64		n;
+	MemoryContext oldcontext;
+
+	values[0] = CStringGetTextDatum(queue);
+	values[1] = Int32GetDatum(max);
+	values[2] = Int32GetDatum(MyProcPid);
+	values[3] = Int64GetDatum(token);
+	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "pg_taskq: claim failed: %s", SPI_result_code_string(ret));
+
+	n = SPI_processed;
+	/* SPI's memory goes at SPI_finish: copy the arguments where out lives */
+	oldcontext = MemoryContextSwitchTo(GetMemoryChunkContext(out));
+	for (uint64 i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		TaskqClaimed *t = &out[i];
+		Datum		d;
+
+		t->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		t->fn = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		/* copied out of SPI memory into the caller's (the batch) context */
+		t->args = DatumGetJsonbPCopy(d);
+		t->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
+		t->attempt = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+		t->max_attempts = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
+		t->priority = DatumGetInt32(SPI_getbinval(tup, desc, 7, &isnull));
+		t->run_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 8, &isnull));
+		d = SPI_getbinval(tup, desc, 9, &isnull);
+		t->timeout_ms = isnull ? 0 : Max(1, DatumGetInt32(d));
+	}
+	MemoryContextSwitchTo(oldcontext);
+	return (int) n;
+}
+
+/* Order of execution within a batch: priority, then run_at, then id. */
+static int
+claimed_cmp(const void *a, const void *b)
+{
+	const TaskqClaimed *x = a;
+	const TaskqClaimed *y = b;
+
+	if (x->priority != y->priority)
+		return x->priority > y->priority ? -1 : 1;
+	if (x->run_at != y->run_at)
+		return x->run_at < y->run_at ? -1 : 1;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return 0;
+}
+
+/*
+ * Claim up to max due tasks of the queue for the worker with this token.
+ * The caller commits; the claimed tasks are then running, attempt counted.
+ */
+int
+taskq_claim(const char *queue, int max, int64 token, TaskqClaimed *out)
+{
+	Oid			argtypes[4] = {TEXTOID, INT4OID, INT4OID, INT8OID};
+	int			n;
+
+	prepare_once(&claim_alone_plan, claim_alone_sql, 4, argtypes);
+	prepare_once(&claim_batch_plan, claim_batch_sql, 4, argtypes);
+
+	/* the arguments must outlive SPI: copy them where out lives */
+	n = claim_with(claim_alone_plan, queue, 1, token, out);
+	if (n == 0)
+		n = claim_with(claim_batch_plan, queue, max, token, out);
+	qsort(out, n, sizeof(TaskqClaimed), claimed_cmp);
+	return n;
+}
+
+/* Record the outcomes of a batch, in the caller's transaction. */
+void
+taskq_complete(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n)
+{
+	Oid			argtypes[8] = {INT8ARRAYOID, CHARARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
+	TEXTARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8ARRAYOID};
+	Datum	   *ids = palloc(sizeof(Datum) * n);
+	Datum	   *kinds = palloc(sizeof(Datum) * n);
+	Datum	   *results = palloc(sizeof(Datum) * n);
+	bool	   *results_null = palloc(sizeof(bool) * n);
+	Datum	   *errors = palloc(sizeof(Datum) * n);
+	bool	   *errors_null = palloc(sizeof(bool) * n);
+	Datum	   *sqlstates = palloc(sizeof(Datum) * n);
+	Datum	   *started = palloc(sizeof(Datum) * n);
+	Datum	   *finished = palloc(sizeof(Datum) * n);
+	Datum	   *backoff = palloc(sizeof(Datum) * n);
+	Datum		values[8];
+	bool		nulls_unused[8];
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int			ret;
+
+	prepare_once(&complete_plan, complete_sql, 8, argtypes);
+
+	for (int i = 0; i < n; i++)
+	{
+		const TaskqOutcome *o = &outcomes[i];
+		char		kind;
+
+		switch (o->kind)
+		{
+			case TASKQ_SUCCEEDED:
+				kind = 's';
+				break;
+			case TASKQ_FAILED:
+				kind = 'f';
+				break;
+			case TASKQ_RETRY:
+				kind = 'r';
+				break;
+			default:
+				kind = 'u';
+				break;
+		}
+		ids[i] = Int64GetDatum(tasks[i].id);
+		kinds[i] = CharGetDatum(kind);
+		results[i] = o->result ? JsonbPGetDatum(o->result) : (Datum) 0;
+		results_null[i] = o->result == NULL;
+		errors[i] = o->error ? CStringGetTextDatum(o->error) : (Datum) 0;
+		errors_null[i] = o->error == NULL;
+		sqlstates[i] = CStringGetTextDatum(o->sqlstate);
+		started[i] = TimestampTzGetDatum(o->started_at);
+		finished[i] = TimestampTzGetDatum(o->finished_at);
+		backoff[i] = Float8GetDatum(o->backoff_s);
+	}
+
+	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	values[1] = PointerGetDatum(construct_array(kinds, n, CHAROID, 1, true, TYPALIGN_CHAR));
+	values[2] = PointerGetDatum(construct_md_array(results, results_null, 1, dims, lbs,
+												   JSONBOID, -1, false, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_md_array(errors, errors_null, 1, dims, lbs,
+												   TEXTOID, -1, false, TYPALIGN_INT));
+	values[4] = PointerGetDatum(construct_array(sqlstates, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[5] = PointerGetDatum(construct_array(started, n, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
+	values[6] = PointerGetDatum(construct_array(finished, n, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
+	values[7] = PointerGetDatum(construct_array(backoff, n, FLOAT8OID, 8, true, TYPALIGN_DOUBLE));
+	(void) nulls_unused;
+
+	ret = SPI_execute_plan(complete_plan, values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "pg_taskq: recording task outcomes failed: %s", SPI_result_code_string(ret));
+}
+
+/*
+ * Requeue (or fail) tasks orphaned by workers that died, and wake the
+ * workers of their queues.  Returns how many tasks were recovered.
+ */
+int
+taskq_recover_orphans(void)
+{
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	int			max = taskq_max_slots();
+	int64	   *tokens = palloc(sizeof(int64) * (max + 1));
+	Datum	   *token_datums = palloc(sizeof(Datum) * (max + 1));
+	int			ntokens;
+	Datum		values[1];
+	int			ret;
+	uint64		n;
+
+	prepare_once(&recover_plan, recover_sql, 1, argtypes);
+
+	ntokens = taskq_live_tokens(tokens, max);
+	for (int i = 0; i < ntokens; i++)
+		token_datums[i] = Int64GetDatum(tokens[i]);
+	values[0] = PointerGetDatum(construct_array(token_datums, ntokens, INT8OID, 8, true,
+												TYPALIGN_DOUBLE));
+	ret = SPI_execute_plan(recover_plan, values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "pg_taskq: orphan recovery failed: %s", SPI_result_code_string(ret));
+	n = SPI_processed;
+	if (n > 0)
+		ereport(LOG,
+				(errmsg("pg_taskq recovered " UINT64_FORMAT " task(s) left running by workers that ended", n)));
+	for (uint64 i = 0; i < n; i++)
+	{
+		char	   *queue = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+		taskq_wake_queue(queue);
+	}
+	return (int) n;
+}
+
+/* Milliseconds until the queue's next queued task is due; -1 if none. */
+long
+taskq_ms_until_next_due(const char *queue)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	bool		isnull;
+	Datum		d;
+	int64		ms;
+
+	prepare_once(&next_due_plan, next_due_sql, 1, argtypes);
+	values[0] = CStringGetTextDatum(queue);
+	if (SPI_execute_plan(next_due_plan, values, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		return -1;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return -1;
+	ms = DatumGetInt64(d);
+	if (ms < 0)
+		return 0;
+	return ms > LONG_MAX ? LONG_MAX : (long) ms;
+}

@@ -1,0 +1,163 @@
+/*-------------------------------------------------------------------------
+ *
+ * config.c
+ *	  Parser of the taskq.queues GUC ('default:4, serial_queue:1').
+ *
+ *	  The check hook parses into a malloc'd TaskqConfig handed to the assign
+ *	  hook as GUC "extra", so a malformed value is rejected with a message
+ *	  and the value in force stays as it was.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+
+#include "utils/guc.h"
+
+#include "taskq.h"
+
+static const TaskqConfig *current_config = NULL;
+
+static bool
+queue_name_char(char c)
+{
+	return isalnum((unsigned char) c) || c == '_' || c == '-' || c == '.';
+}
+
+/*
+ * Parse value into cfg.  On a malformed value, report it through
+ * GUC_check_errdetail and return false.
+ */
+static bool
+parse_queues(const char *value, TaskqConfig *cfg)
+{
+	const char *p = value;
+
+	cfg->nqueues = 0;
+	for (;;)
+	{
+		const char *name_start;
+		int			name_len;
+		long		concurrency;
+		char	   *end;
+		TaskqQueueConfig *q;
+
+		while (isspace((unsigned char) *p))
+			p++;
+		if (*p == '\0')
+			break;
+
+		name_start = p;
+		while (queue_name_char(*p))
+			p++;
+		name_len = p - name_start;
+		if (name_len == 0)
+		{
+			GUC_check_errdetail("Expected a queue name at \"%s\"; names may use letters, digits, '_', '-' and '.'.", p);
+			return false;
+		}
+		if (name_len >= NAMEDATALEN)
+		{
+			GUC_check_errdetail("Queue name \"%.*s\" is longer than %d characters.",
+								name_len, name_start, NAMEDATALEN - 1);
+			return false;
+		}
+		while (isspace((unsigned char) *p))
+			p++;
+		if (*p != ':')
+		{
+			GUC_check_errdetail("Queue \"%.*s\" needs a concurrency, as in \"%.*s:4\".",
+								name_len, name_start, name_len, name_start);
+			return false;
+		}
+		p++;
+		while (isspace((unsigned char) *p))
+			p++;
+		errno = 0;
+		concurrency = strtol(p, &end, 10);
+		if (end == p || errno != 0 || concurrency < 1 || concurrency > TASKQ_MAX_CONCURRENCY)
+		{
+			GUC_check_errdetail("The concurrency of queue \"%.*s\" must be a whole number from 1 to %d.",
+								name_len, name_start, TASKQ_MAX_CONCURRENCY);
+			return false;
+		}
+		p = end;
+
+		for (int i = 0; i < cfg->nqueues; i++)
+		{
+			if (strlen(cfg->queues[i].name) == (size_t) name_len &&
+				strncmp(cfg->queues[i].name, name_start, name_len) == 0)
+			{
+				GUC_check_errdetail("Queue \"%.*s\" is listed twice.", name_len, name_start);
+				return false;
+			}
+		}
+		if (cfg->nqueues >= TASKQ_MAX_QUEUES)
+		{
+			GUC_check_errdetail("At most %d queues can be configured.", TASKQ_MAX_QUEUES);
+			return false;
+		}
+		q = &cfg->queues[cfg->nqueues++];
+		memcpy(q->name, name_start, name_len);
+		q->name[name_len] = '\0';
+		q->concurrency = (int) concurrency;
+
+		while (isspace((unsigned char) *p))
+			p++;
+		if (*p == ',')
+			p++;
+		else if (*p != '\0')
+		{
+			GUC_check_errdetail("Expected ',' or the end of the list at \"%s\".", p);
+			return false;
+		}
+	}
+	return true;
+}
+
+bool
+taskq_queues_check_hook(char **newval, void **extra, GucSource source)
+{
+	TaskqConfig *cfg;
+
+	cfg = (TaskqConfig *) malloc(sizeof(TaskqConfig));
+	if (cfg == NULL)
+		return false;
+	if (!parse_queues(*newval ? *newval : "", cfg))
+	{
+		free(cfg);
+		return false;
+	}
+	*extra = cfg;
+	return true;
+}
+
+void
+taskq_queues_assign_hook(const char *newval, void *extra)
+{
+	current_config = (const TaskqConfig *) extra;
+}
+
+/* The configuration in force in this process. */
+const TaskqConfig *
+taskq_config(void)
+{
+	static const TaskqConfig empty = {0};
+
+	return current_config ? current_config : &empty;
+}
+
+/* Concurrency of the queue, or 0 when it is not configured. */
+int
+taskq_queue_concurrency(const char *queue)
+{
+	const TaskqConfig *cfg = taskq_config();
+
+	for (int i = 0; i < cfg->nqueues; i++)
+	{
+		if (strcmp(cfg->queues[i].name, queue) == 0)
+			return cfg->queues[i].concurrency;
+	}
+	return 0;
+}

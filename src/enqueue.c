@@ -1,0 +1,431 @@
+/*-------------------------------------------------------------------------
+ *
+ * enqueue.c
+ *	  taskq.enqueue(), the taskq.enqueue_trigger() trigger function, and the
+ *	  wake-up of a queue's workers when the enqueuing transaction commits.
+ *
+ *	  Everything is checked before the task row exists: the function (as
+ *	  regproc/regprocedure would resolve it), the caller's EXECUTE right,
+ *	  the argument shape, the queue, the options.  The row is inserted with
+ *	  the table owner's rights: callers have no write privilege on
+ *	  taskq.tasks, and the task runs as the caller.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "taskq.h"
+
+PG_FUNCTION_INFO_V1(taskq_enqueue);
+PG_FUNCTION_INFO_V1(taskq_enqueue_trigger);
+PG_FUNCTION_INFO_V1(taskq_queues);
+
+#define PRIORITY_MIN	(-32768)
+#define PRIORITY_MAX	32767
+
+/* options of one task, as taskq.enqueue takes them */
+typedef struct EnqueueOptions
+{
+	const char *queue;
+	int			priority;
+	TimestampTz run_at;
+	int			max_attempts;
+	Interval   *timeout;		/* NULL = none */
+	text	   *unique_key;		/* NULL = none */
+} EnqueueOptions;
+
+/* queues to wake when this transaction commits */
+static char pending_queues[TASKQ_MAX_QUEUES][NAMEDATALEN];
+static int	npending = 0;
+static bool xact_callback_registered = false;
+
+static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr existing_plan = NULL;
+
+static const char *insert_sql =
+"INSERT INTO taskq.tasks (queue, fn, args, priority, run_at, max_attempts, timeout,"
+"                         unique_key, owner)"
+" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+" ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL"
+"   AND state IN ('waiting', 'queued', 'running') DO NOTHING"
+" RETURNING id";
+
+static const char *existing_sql =
+"SELECT id FROM taskq.tasks"
+" WHERE unique_key OPERATOR(pg_catalog.=) $1"
+"   AND state IN ('waiting', 'queued', 'running')";
+
+static void
+wake_on_commit(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			for (int i = 0; i < npending; i++)
+				taskq_wake_queue(pending_queues[i]);
+			npending = 0;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			npending = 0;
+			break;
+		default:
+			break;
+	}
+}
+
+/* Remember to wake the queue's workers at commit: once per transaction. */
+static void
+wake_queue_at_commit(const char *queue)
+{
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(wake_on_commit, NULL);
+		xact_callback_registered = true;
+	}
+	for (int i = 0; i < npending; i++)
+	{
+		if (strcmp(pending_queues[i], queue) == 0)
+			return;
+	}
+	if (npending < TASKQ_MAX_QUEUES)
+		strlcpy(pending_queues[npending++], queue, NAMEDATALEN);
+}
+
+/* The owner of taskq.tasks, whose rights the insert uses. */
+Oid
+taskq_tasks_owner(void)
+{
+	Oid			nsp = get_namespace_oid("taskq", false);
+	Oid			rel = get_relname_relid("tasks", nsp);
+	HeapTuple	tup;
+	Oid			owner;
+
+	if (!OidIsValid(rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table taskq.tasks does not exist"),
+				 errhint("Run CREATE EXTENSION pg_taskq in this database.")));
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rel));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", rel);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/*
+ * Resolve 'name' like regproc (one function of that name) or
+ * 'name(argtypes)' like regprocedure.  Unknown and ambiguous names get
+ * PostgreSQL's own errors.
+ */
+static Oid
+resolve_function(text *fn)
+{
+	char	   *name = text_to_cstring(fn);
+
+	if (strchr(name, '(') != NULL)
+		return DatumGetObjectId(DirectFunctionCall1(regprocedurein, CStringGetDatum(name)));
+	return DatumGetObjectId(DirectFunctionCall1(regprocin, CStringGetDatum(name)));
+}
+
+static void
+check_queue(const char *queue)
+{
+	if (taskq_queue_concurrency(queue) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", queue),
+				 errdetail("taskq.queues is \"%s\".", taskq_queues_string ? taskq_queues_string : ""),
+				 errhint("Add the queue to taskq.queues in postgresql.conf, as in '%s, %s:1', and reload the configuration.",
+						 taskq_queues_string ? taskq_queues_string : "default:2", queue)));
+}
+
+/*
+ * Insert the task (or find the unfinished one with the same unique_key) and
+ * return its id.  The caller has checked the function and the options.
+ */
+static int64
+insert_task(Oid fn, Jsonb *args, const EnqueueOptions *opt)
+{
+	Oid			argtypes[9] = {TEXTOID, REGPROCEDUREOID, JSONBOID, INT4OID, TIMESTAMPTZOID,
+	INT4OID, INTERVALOID, TEXTOID, REGROLEOID};
+	Datum		values[9];
+	char		nulls[9];
+	Oid			save_userid;
+	int			save_sec_context;
+	int64		id = 0;
+	bool		found = false;
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(opt->queue);
+	values[1] = ObjectIdGetDatum(fn);
+	values[2] = JsonbPGetDatum(args);
+	values[3] = Int32GetDatum(opt->priority);
+	values[4] = TimestampTzGetDatum(opt->run_at);
+	values[5] = Int32GetDatum(opt->max_attempts);
+	values[6] = opt->timeout ? IntervalPGetDatum(opt->timeout) : (Datum) 0;
+	nulls[6] = opt->timeout ? ' ' : 'n';
+	values[7] = opt->unique_key ? PointerGetDatum(opt->unique_key) : (Datum) 0;
+	nulls[7] = opt->unique_key ? ' ' : 'n';
+	values[8] = ObjectIdGetDatum(GetUserId());
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pg_taskq: SPI_connect failed");
+	if (insert_plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(insert_sql, 9, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "pg_taskq: could not prepare the insert: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		insert_plan = p;
+	}
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(taskq_tasks_owner(), save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+
+	/* a concurrent task with the same key may finish between the two steps */
+	for (int tries = 0; tries < 5 && !found; tries++)
+	{
+		bool		isnull;
+
+		if (SPI_execute_plan(insert_plan, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "pg_taskq: inserting the task failed");
+		if (SPI_processed == 1)
+		{
+			id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			found = true;
+			break;
+		}
+		if (existing_plan == NULL)
+		{
+			Oid			t[1] = {TEXTOID};
+			SPIPlanPtr	p = SPI_prepare(existing_sql, 1, t);
+
+			if (p == NULL)
+				elog(ERROR, "pg_taskq: could not prepare the unique-key lookup");
+			SPI_keepplan(p);
+			existing_plan = p;
+		}
+		if (SPI_execute_plan(existing_plan, &values[7], &nulls[7], false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "pg_taskq: looking up the unique key failed");
+		if (SPI_processed == 1)
+		{
+			id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			found = true;
+		}
+	}
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	SPI_finish();
+
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("could not enqueue a task with unique key \"%s\"", text_to_cstring(opt->unique_key)),
+				 errdetail("Tasks with that key kept appearing and finishing concurrently.")));
+
+	wake_queue_at_commit(opt->queue);
+	return id;
+}
+
+/* Check the function, the caller's right to run it, and the arguments. */
+static void
+check_task(Oid fn, Jsonb *args)
+{
+	AclResult	aclresult;
+
+	aclresult = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(fn));
+	taskq_check_sql_task(fn, args);
+}
+
+Datum
+taskq_enqueue(PG_FUNCTION_ARGS)
+{
+	EnqueueOptions opt;
+	Oid			fn;
+	Jsonb	   *args;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the function of a task must not be null")));
+	fn = resolve_function(PG_GETARG_TEXT_PP(0));
+	args = PG_ARGISNULL(1) ? DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("[]")))
+		: PG_GETARG_JSONB_P(1);
+
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("queue must not be null")));
+	opt.queue = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	check_queue(opt.queue);
+
+	opt.priority = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3);
+	if (opt.priority < PRIORITY_MIN || opt.priority > PRIORITY_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("priority %d is out of range", opt.priority),
+				 errdetail("Priorities go from %d to %d; higher runs first, and the default is 0.",
+						   PRIORITY_MIN, PRIORITY_MAX)));
+
+	if (!PG_ARGISNULL(4) && !PG_ARGISNULL(5))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("run_at and delay cannot both be given")));
+	if (!PG_ARGISNULL(4))
+		opt.run_at = PG_GETARG_TIMESTAMPTZ(4);
+	else if (!PG_ARGISNULL(5))
+	{
+		Interval   *delay = PG_GETARG_INTERVAL_P(5);
+		Interval	zero = {0};
+
+		if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(delay),
+											 IntervalPGetDatum(&zero))))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("delay must not be negative")));
+		opt.run_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+															 TimestampTzGetDatum(GetCurrentTimestamp()),
+															 IntervalPGetDatum(delay)));
+	}
+	else
+		opt.run_at = GetCurrentTransactionStartTimestamp();
+
+	opt.max_attempts = PG_ARGISNULL(6) ? 3 : PG_GETARG_INT32(6);
+	if (opt.max_attempts < 1 || opt.max_attempts > 1000)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("max_attempts must be between 1 and 1000")));
+
+	opt.timeout = PG_ARGISNULL(7) ? NULL : PG_GETARG_INTERVAL_P(7);
+	if (opt.timeout)
+	{
+		Interval	zero = {0};
+
+		if (DatumGetBool(DirectFunctionCall2(interval_le, IntervalPGetDatum(opt.timeout),
+											 IntervalPGetDatum(&zero))))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("timeout must be positive")));
+	}
+	opt.unique_key = PG_ARGISNULL(8) ? NULL : PG_GETARG_TEXT_PP(8);
+
+	check_task(fn, args);
+	PG_RETURN_INT64(insert_task(fn, args, &opt));
+}
+
+/* jsonb_build_array(row): the trigger's row as the task's only argument */
+static Jsonb *
+row_as_args(HeapTuple tuple, Relation rel)
+{
+	Oid			argtypes[1] = {rel->rd_rel->reltype};
+	Datum		values[1];
+	Jsonb	   *args;
+	bool		isnull;
+	MemoryContext caller = CurrentMemoryContext;
+
+	values[0] = heap_copy_tuple_as_datum(tuple, RelationGetDescr(rel));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pg_taskq: SPI_connect failed");
+	if (SPI_execute_with_args("SELECT pg_catalog.jsonb_build_array($1)", 1, argtypes,
+							  values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "pg_taskq: could not convert the row to jsonb");
+	args = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	MemoryContextSwitchTo(caller);
+	args = DatumGetJsonbPCopy(JsonbPGetDatum(args));
+	SPI_finish();
+	return args;
+}
+
+/*
+ * Trigger function: FOR EACH ROW EXECUTE FUNCTION
+ * taskq.enqueue_trigger('fn' [, 'queue']).  The task receives the new row
+ * (the old one for DELETE) as its argument, typed as the table's row type.
+ */
+Datum
+taskq_enqueue_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Trigger    *trigger;
+	HeapTuple	row;
+	Oid			fn;
+	Jsonb	   *args;
+	EnqueueOptions opt = {0};
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("taskq.enqueue_trigger() can only be called as a trigger")));
+	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("taskq.enqueue_trigger() must be fired FOR EACH ROW")));
+	trigger = trigdata->tg_trigger;
+	if (trigger->tgnargs < 1 || trigger->tgnargs > 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("taskq.enqueue_trigger() takes the function and optionally the queue"),
+				 errhint("Write EXECUTE FUNCTION taskq.enqueue_trigger('my_function', 'my_queue').")));
+
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		row = trigdata->tg_newtuple;
+	else
+		row = trigdata->tg_trigtuple;
+
+	fn = resolve_function(cstring_to_text(trigger->tgargs[0]));
+	opt.queue = trigger->tgnargs > 1 ? trigger->tgargs[1] : "default";
+	check_queue(opt.queue);
+	opt.priority = 0;
+	opt.run_at = GetCurrentTransactionStartTimestamp();
+	opt.max_attempts = 3;
+
+	args = row_as_args(row, trigdata->tg_relation);
+	check_task(fn, args);
+	(void) insert_task(fn, args, &opt);
+
+	if (TRIGGER_FIRED_BEFORE(trigdata->tg_event))
+		return PointerGetDatum(row);
+	return PointerGetDatum(NULL);
+}
+
+/* taskq.queues(): the queues configured in taskq.queues. */
+Datum
+taskq_queues(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	const TaskqConfig *cfg = taskq_config();
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < cfg->nqueues; i++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		values[0] = CStringGetTextDatum(cfg->queues[i].name);
+		values[1] = Int32GetDatum(cfg->queues[i].concurrency);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

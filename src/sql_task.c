@@ -1,0 +1,402 @@
+/*-------------------------------------------------------------------------
+ *
+ * sql_task.c
+ *	  Running a SQL task: a call of a function with jsonb arguments.
+ *
+ *	  PostgreSQL converts the arguments itself.  For each function and
+ *	  argument shape we build once, and keep as a saved plan,
+ *
+ *		SELECT to_jsonb(f(r."1", r."2"))
+ *		FROM jsonb_to_record(<args as {"1": .., "2": ..}>) AS r("1" int[], "2" t)
+ *
+ *	  with the column list made of the function's declared parameter types,
+ *	  so arrays, composites and table row types arrive typed, and a value
+ *	  of the wrong shape gets PostgreSQL's own error.  Named arguments (a
+ *	  jsonb object) use the parameter names as columns.
+ *
+ *	  taskq_check_sql_task validates the function and the argument shape
+ *	  at enqueue, so mistakes are caught before a task exists.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
+
+#include "taskq.h"
+
+#define PLAN_KEY_LEN 512
+
+typedef struct CallPlan
+{
+	char		key[PLAN_KEY_LEN];	/* "<fn oid>|<shape>" */
+	SPIPlanPtr	plan;
+	bool		returns_value;	/* false for void: the result is NULL */
+} CallPlan;
+
+/* What the catalog says about the function, as far as a call needs it. */
+typedef struct FnInfo
+{
+	Oid			fn;
+	char	   *display;		/* for messages: name(argtypes) */
+	char	   *qualified;		/* schema.name, quoted */
+	char		kind;
+	int			nargs;			/* input arguments */
+	Oid		   *argtypes;
+	char	  **argnames;		/* NULL entries for unnamed ones */
+	int			ndefaults;
+	bool		variadic;
+	Oid			rettype;
+	bool		retset;
+} FnInfo;
+
+static HTAB *call_plans = NULL;
+
+static void
+load_fn_info(Oid fn, FnInfo *info)
+{
+	HeapTuple	tup;
+	Form_pg_proc proc;
+	bool		isnull;
+	Datum		names;
+	Datum		modes;
+
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("function with OID %u does not exist", fn),
+				 errdetail("The function was dropped after the task was enqueued.")));
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+
+	info->fn = fn;
+	info->display = format_procedure(fn);
+	info->qualified = quote_qualified_identifier(get_namespace_name(proc->pronamespace),
+												 NameStr(proc->proname));
+	info->kind = proc->prokind;
+	info->nargs = proc->pronargs;
+	info->argtypes = palloc(sizeof(Oid) * Max(1, info->nargs));
+	memcpy(info->argtypes, proc->proargtypes.values, sizeof(Oid) * info->nargs);
+	info->ndefaults = proc->pronargdefaults;
+	info->variadic = OidIsValid(proc->provariadic);
+	info->rettype = proc->prorettype;
+	info->retset = proc->proretset;
+
+	info->argnames = palloc0(sizeof(char *) * Max(1, info->nargs));
+	names = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proargnames, &isnull);
+	if (!isnull)
+	{
+		char	  **innames;
+		int			n;
+
+		modes = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proargmodes, &isnull);
+		n = get_func_input_arg_names(names, isnull ? (Datum) 0 : modes, &innames);
+		for (int i = 0; i < n && i < info->nargs; i++)
+			info->argnames[i] = (innames[i] && innames[i][0]) ? innames[i] : NULL;
+	}
+	ReleaseSysCache(tup);
+}
+
+static int
+arg_index_by_name(const FnInfo *info, const char *name)
+{
+	for (int i = 0; i < info->nargs; i++)
+	{
+		if (info->argnames[i] && strcmp(info->argnames[i], name) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * The argument shape of a call: the number of positional arguments, or the
+ * sorted list of names.  Fills names[] (sorted by jsonb's key order, which
+ * is what an object iterator yields) and returns the count; *named tells
+ * which.  Errors on anything that is neither an array nor an object.
+ */
+static int
+args_shape(const FnInfo *info, Jsonb *args, bool *named, char ***names)
+{
+	if (JB_ROOT_IS_SCALAR(args) || !(JB_ROOT_IS_ARRAY(args) || JB_ROOT_IS_OBJECT(args)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("task arguments must be a jsonb array or object"),
+				 errdetail("The arguments of %s were given as a JSON scalar.", info->display),
+				 errhint("Pass positional arguments as an array, as in '[42]', or named ones as an object, as in '{\"id\": 42}'.")));
+
+	*named = JB_ROOT_IS_OBJECT(args);
+	*names = NULL;
+	if (!*named)
+		return JB_ROOT_COUNT(args);
+	else
+	{
+		JsonbIterator *it = JsonbIteratorInit(&args->root);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+		int			n = 0;
+		char	  **out = palloc(sizeof(char *) * Max(1, JB_ROOT_COUNT(args)));
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			if (tok == WJB_KEY)
+				out[n++] = pnstrdup(v.val.string.val, v.val.string.len);
+		}
+		*names = out;
+		return n;
+	}
+}
+
+/* Check that a function can be a task and the arguments fit it. */
+static void
+check_call(const FnInfo *info, Jsonb *args)
+{
+	bool		named;
+	char	  **names;
+	int			n;
+	int			required = info->nargs - info->ndefaults;
+
+	if (info->kind != PROKIND_FUNCTION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s is not a plain function", info->display),
+				 errdetail("Aggregates, window functions and procedures cannot be run as tasks.")));
+	for (int i = 0; i < info->nargs; i++)
+	{
+		if (IsPolymorphicType(info->argtypes[i]) || info->argtypes[i] == ANYOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("function %s has a polymorphic parameter, which a task cannot fill", info->display),
+					 errhint("Write a wrapper function with concrete parameter types.")));
+	}
+	if (get_typtype(info->rettype) == TYPTYPE_PSEUDO &&
+		info->rettype != VOIDOID && info->rettype != RECORDOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("function %s returns %s, which a task cannot run",
+						info->display, format_type_be(info->rettype))));
+
+	n = args_shape(info, args, &named, &names);
+	if (!named)
+	{
+		if (n > info->nargs)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("too many arguments for function %s", info->display),
+					 errdetail("It takes at most %d, and %d were given.", info->nargs, n)));
+		if (n < required)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("too few arguments for function %s", info->display),
+					 errdetail("It takes at least %d, and %d were given.", required, n)));
+	}
+	else
+	{
+		for (int i = 0; i < n; i++)
+		{
+			if (arg_index_by_name(info, names[i]) < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("function %s has no parameter named \"%s\"", info->display, names[i])));
+		}
+		for (int i = 0; i < required; i++)
+		{
+			bool		given = false;
+
+			for (int j = 0; j < n && !given; j++)
+				given = info->argnames[i] && strcmp(info->argnames[i], names[j]) == 0;
+			if (!given)
+			{
+				if (info->argnames[i])
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("missing argument \"%s\" for function %s",
+									info->argnames[i], info->display)));
+				else
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("function %s has unnamed parameters and cannot take named arguments",
+									info->display),
+							 errhint("Pass the arguments as a jsonb array.")));
+			}
+		}
+	}
+}
+
+void
+taskq_check_sql_task(Oid fn, Jsonb *args)
+{
+	FnInfo		info;
+
+	load_fn_info(fn, &info);
+	check_call(&info, args);
+}
+
+/* Build the SELECT that calls the function for this argument shape. */
+static char *
+build_call_sql(const FnInfo *info, bool named, char **names, int n, bool *returns_value)
+{
+	StringInfoData call;
+	StringInfoData cols;
+	StringInfoData sql;
+
+	initStringInfo(&call);
+	initStringInfo(&cols);
+	appendStringInfo(&call, "%s(", info->qualified);
+	for (int i = 0; i < n; i++)
+	{
+		int			argno = named ? arg_index_by_name(info, names[i]) : i;
+		const char *col;
+		char		num[16];
+
+		if (named)
+			col = quote_identifier(names[i]);
+		else
+		{
+			snprintf(num, sizeof(num), "\"%d\"", i + 1);
+			col = pstrdup(num);
+		}
+		if (i > 0)
+		{
+			appendStringInfoString(&call, ", ");
+			appendStringInfoString(&cols, ", ");
+		}
+		if (info->variadic && argno == info->nargs - 1)
+			appendStringInfoString(&call, "VARIADIC ");
+		if (named)
+			appendStringInfo(&call, "%s => ", quote_identifier(names[i]));
+		appendStringInfo(&call, "r.%s", col);
+		appendStringInfo(&cols, "%s %s", col, format_type_be_qualified(info->argtypes[argno]));
+	}
+	appendStringInfoChar(&call, ')');
+
+	initStringInfo(&sql);
+	*returns_value = true;
+	if (info->retset)
+		appendStringInfo(&sql,
+						 "SELECT (SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x)) FROM %s AS x)",
+						 call.data);
+	else if (info->rettype == VOIDOID)
+	{
+		appendStringInfo(&sql, "SELECT %s", call.data);
+		*returns_value = false;
+	}
+	else
+		appendStringInfo(&sql, "SELECT pg_catalog.to_jsonb(%s)", call.data);
+
+	if (n > 0)
+	{
+		if (named)
+			appendStringInfoString(&sql, " FROM pg_catalog.jsonb_to_record($1)");
+		else
+			appendStringInfoString(&sql,
+								   " FROM pg_catalog.jsonb_to_record(("
+								   "SELECT pg_catalog.jsonb_object_agg(e.o::pg_catalog.text, e.v)"
+								   " FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS e(v, o)))");
+		appendStringInfo(&sql, " AS r(%s)", cols.data);
+	}
+	return sql.data;
+}
+
+static CallPlan *
+get_call_plan(Oid fn, Jsonb *args)
+{
+	FnInfo		info;
+	bool		named;
+	char	  **names;
+	int			n;
+	StringInfoData key;
+	CallPlan   *entry;
+	bool		found;
+	char	   *sql;
+	bool		returns_value;
+	Oid			argtypes[1] = {JSONBOID};
+	SPIPlanPtr	plan;
+
+	if (call_plans == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = PLAN_KEY_LEN;
+		ctl.entrysize = sizeof(CallPlan);
+		call_plans = hash_create("taskq call plans", 64, &ctl, HASH_ELEM | HASH_STRINGS);
+	}
+
+	/* the shape key is cheap to make without the catalog for arrays */
+	initStringInfo(&key);
+	if (JB_ROOT_IS_ARRAY(args) && !JB_ROOT_IS_SCALAR(args))
+		appendStringInfo(&key, "%u|%d", fn, (int) JB_ROOT_COUNT(args));
+	else
+	{
+		FnInfo		dummy = {0};
+
+		n = args_shape(&dummy, args, &named, &names);
+		appendStringInfo(&key, "%u|", fn);
+		for (int i = 0; i < n; i++)
+			appendStringInfo(&key, "%s,", names[i]);
+	}
+	if (key.len < PLAN_KEY_LEN)
+	{
+		entry = hash_search(call_plans, key.data, HASH_FIND, NULL);
+		if (entry)
+			return entry;
+	}
+
+	load_fn_info(fn, &info);
+	check_call(&info, args);
+	n = args_shape(&info, args, &named, &names);
+	sql = build_call_sql(&info, named, names, n, &returns_value);
+	plan = SPI_prepare(sql, 1, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "pg_taskq: could not prepare the call of %s: %s", info.display,
+			 SPI_result_code_string(SPI_result));
+
+	if (key.len >= PLAN_KEY_LEN)
+	{
+		/* a long list of names: use the plan once, unsaved */
+		static CallPlan once;
+
+		once.plan = plan;
+		once.returns_value = returns_value;
+		return &once;
+	}
+	SPI_keepplan(plan);
+	entry = hash_search(call_plans, key.data, HASH_ENTER, &found);
+	entry->plan = plan;
+	entry->returns_value = returns_value;
+	return entry;
+}
+
+/*
+ * Call the function with the arguments; returns its result as jsonb (NULL
+ * for void or SQL NULL), in SPI's memory.  The caller is connected to SPI.
+ */
+Jsonb *
+taskq_run_sql_task(Oid fn, Jsonb *args)
+{
+	CallPlan   *cp = get_call_plan(fn, args);
+	Datum		values[1];
+	int			ret;
+	bool		isnull;
+	Datum		d;
+
+	values[0] = JsonbPGetDatum(args);
+	ret = SPI_execute_plan(cp->plan, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "pg_taskq: calling the task function failed: %s", SPI_result_code_string(ret));
+	if (!cp->returns_value || SPI_processed != 1)
+		return NULL;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? NULL : DatumGetJsonbP(d);
+}

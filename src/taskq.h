@@ -1,0 +1,122 @@
+/*-------------------------------------------------------------------------
+ *
+ * taskq.h
+ *	  Declarations shared by the files of pg_taskq: GUCs, the parsed queue
+ *	  configuration, shared memory, and the entry points of each part.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TASKQ_H
+#define TASKQ_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "storage/latch.h"
+#include "port/atomics.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+
+#define TASKQ_MAX_QUEUES		64
+#define TASKQ_MAX_CONCURRENCY	1000
+
+/* GUCs (pg_taskq.c) */
+extern char *taskq_database;
+extern char *taskq_queues_string;
+extern int	taskq_batch_size;
+extern int	taskq_batch_time_ms;
+extern int	taskq_poll_interval_ms;
+
+/* config.c: the parsed value of taskq.queues */
+typedef struct TaskqQueueConfig
+{
+	char		name[NAMEDATALEN];
+	int			concurrency;
+} TaskqQueueConfig;
+
+typedef struct TaskqConfig
+{
+	int			nqueues;
+	TaskqQueueConfig queues[TASKQ_MAX_QUEUES];
+} TaskqConfig;
+
+extern bool taskq_queues_check_hook(char **newval, void **extra, GucSource source);
+extern void taskq_queues_assign_hook(const char *newval, void *extra);
+extern const TaskqConfig *taskq_config(void);
+extern int	taskq_queue_concurrency(const char *queue);
+
+/* shmem.c: worker slots, waiters and wake-ups */
+typedef struct TaskqWorkerSlot
+{
+	bool		in_use;			/* owned by the launcher */
+	char		queue[NAMEDATALEN];
+	int			index;			/* 0 .. concurrency-1 within the queue */
+	pid_t		pid;			/* set by the worker while it lives */
+	int			pgprocno;
+	int64		token;			/* claim token of the living worker, or 0 */
+} TaskqWorkerSlot;
+
+extern void taskq_shmem_init_hooks(void);
+extern int	taskq_max_slots(void);
+extern TaskqWorkerSlot *taskq_slot(int i);
+extern void taskq_slots_lock(bool exclusive);
+extern void taskq_slots_unlock(void);
+extern int64 taskq_next_token(void);
+extern void taskq_set_launcher_pid(pid_t pid);
+extern void taskq_wake_launcher(void);
+extern void taskq_wake_queue(const char *queue);
+extern int	taskq_live_tokens(int64 *tokens, int max);
+extern void taskq_waiter_register(int64 task_id);
+extern void taskq_waiter_unregister(void);
+extern void taskq_wake_waiters(const int64 *ids, int n);
+
+/* launcher.c and worker.c: background worker entry points */
+extern PGDLLEXPORT void taskq_launcher_main(Datum arg);
+extern PGDLLEXPORT void taskq_worker_main(Datum arg);
+
+/* claim.c: the SQL the workers run against taskq.tasks */
+typedef struct TaskqClaimed
+{
+	int64		id;
+	Oid			fn;
+	Jsonb	   *args;
+	Oid			owner;
+	int			attempt;
+	int			max_attempts;
+	int			priority;
+	TimestampTz run_at;
+	int			timeout_ms;		/* 0 = none */
+} TaskqClaimed;
+
+typedef enum TaskqOutcomeKind
+{
+	TASKQ_SUCCEEDED,
+	TASKQ_RETRY,
+	TASKQ_FAILED,
+	TASKQ_UNSTARTED				/* claimed but not run: give back */
+} TaskqOutcomeKind;
+
+typedef struct TaskqOutcome
+{
+	TaskqOutcomeKind kind;
+	Jsonb	   *result;			/* TASKQ_SUCCEEDED, may be NULL */
+	char	   *error;			/* TASKQ_RETRY / TASKQ_FAILED */
+	char		sqlstate[6];
+	TimestampTz started_at;
+	TimestampTz finished_at;
+	double		backoff_s;		/* TASKQ_RETRY */
+} TaskqOutcome;
+
+extern int	taskq_claim(const char *queue, int max, int64 token, TaskqClaimed *out);
+extern void taskq_complete(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n);
+extern int	taskq_recover_orphans(void);
+extern long taskq_ms_until_next_due(const char *queue);
+
+/* sql_task.c: running one SQL task */
+extern Jsonb *taskq_run_sql_task(Oid fn, Jsonb *args);
+extern void taskq_check_sql_task(Oid fn, Jsonb *args);
+
+/* enqueue.c */
+extern Oid	taskq_tasks_owner(void);
+
+#endif							/* TASKQ_H */

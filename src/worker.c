@@ -1,0 +1,352 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The taskq worker loop: claim a batch of due tasks of one queue, run
+ *	  them one after the other, each in a subtransaction as its owner, and
+ *	  record every outcome in the transaction that holds their effects.
+ *
+ *	  Sleeps on its latch when there is nothing to do; enqueuing
+ *	  transactions (enqueue.c) set it when they commit.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "commands/extension.h"
+#include "common/pg_prng.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/regproc.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
+
+#include "taskq.h"
+
+static int	my_slot = -1;
+static char my_queue[NAMEDATALEN];
+static int	my_index;
+static int64 my_token;
+static MemoryContext batch_context = NULL;
+
+static void
+worker_exit(int code, Datum arg)
+{
+	TaskqWorkerSlot *slot = taskq_slot(my_slot);
+
+	taskq_slots_lock(true);
+	slot->pid = 0;
+	slot->token = 0;
+	taskq_slots_unlock();
+}
+
+/* Is this worker still wanted by taskq.queues after a reload? */
+static bool
+still_wanted(void)
+{
+	return my_index < taskq_queue_concurrency(my_queue);
+}
+
+static bool
+extension_installed(void)
+{
+	bool		installed;
+
+	StartTransactionCommand();
+	installed = OidIsValid(get_extension_oid("pg_taskq", true));
+	CommitTransactionCommand();
+	return installed;
+}
+
+/* Exponential backoff with jitter: about 2^attempt seconds, at most an hour. */
+static double
+retry_backoff(int attempt)
+{
+	double		base = attempt >= 12 ? 3600.0 : Min(3600.0, (double) (1 << attempt));
+
+	return base * (0.5 + pg_prng_double(&pg_global_prng_state));
+}
+
+/*
+ * Run one task in a subtransaction, as its owner, with its timeout armed,
+ * and fill in its outcome.  Errors are caught and recorded; the
+ * subtransaction's rollback removes the task's effects.
+ */
+static void
+run_one(const TaskqClaimed *task, TaskqOutcome *out)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Oid			save_userid;
+	int			save_sec_context;
+	char		activity[NAMEDATALEN * 2 + 64];
+
+	snprintf(activity, sizeof(activity), "task " INT64_FORMAT ": %s",
+			 task->id, format_procedure(task->fn));
+	pgstat_report_activity(STATE_RUNNING, activity);
+
+	memset(out, 0, sizeof(*out));
+	out->started_at = GetCurrentTimestamp();
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+
+	PG_TRY();
+	{
+		int			guc_level;
+		Jsonb	   *result;
+
+		if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(task->owner)))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("role with OID %u that enqueued the task does not exist", task->owner)));
+
+		/* as the owner; SET ROLE back to the worker's superuser is refused */
+		SetUserIdAndSecContext(task->owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+		guc_level = NewGUCNestLevel();
+		if (task->timeout_ms > 0)
+			enable_timeout_after(STATEMENT_TIMEOUT, task->timeout_ms);
+
+		result = taskq_run_sql_task(task->fn, task->args);
+
+		if (task->timeout_ms > 0)
+			disable_timeout(STATEMENT_TIMEOUT, false);
+		/* settings the task changed do not leak into the next task */
+		AtEOXact_GUC(false, guc_level);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+
+		MemoryContextSwitchTo(batch_context);
+		out->result = result ? (Jsonb *) datumCopy(JsonbPGetDatum(result), false, -1) : NULL;
+		MemoryContextSwitchTo(oldcontext);
+
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		out->kind = TASKQ_SUCCEEDED;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		if (task->timeout_ms > 0)
+			disable_timeout(STATEMENT_TIMEOUT, false);
+
+		MemoryContextSwitchTo(batch_context);
+		edata = CopyErrorData();
+		FlushErrorState();
+
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+
+		out->error = edata->message ? edata->message : pstrdup("unknown error");
+		strlcpy(out->sqlstate, unpack_sql_state(edata->sqlerrcode), sizeof(out->sqlstate));
+		if (task->attempt >= task->max_attempts)
+			out->kind = TASKQ_FAILED;
+		else
+		{
+			out->kind = TASKQ_RETRY;
+			out->backoff_s = retry_backoff(task->attempt);
+		}
+	}
+	PG_END_TRY();
+
+	/* a statement timeout that fired just as the task ended must not linger */
+	if (get_timeout_indicator(STATEMENT_TIMEOUT, true))
+		QueryCancelPending = false;
+
+	out->finished_at = GetCurrentTimestamp();
+}
+
+/*
+ * Claim and run one batch.  Returns the number of tasks claimed; 0 means the
+ * queue has nothing due.
+ */
+static int
+run_batch(void)
+{
+	TaskqClaimed *tasks;
+	TaskqOutcome *outcomes;
+	int			n;
+	TimestampTz batch_start;
+	int			finished_ids_n = 0;
+	int64	   *finished_ids;
+
+	MemoryContextReset(batch_context);
+	MemoryContextSwitchTo(batch_context);
+	tasks = palloc(sizeof(TaskqClaimed) * taskq_batch_size);
+	outcomes = palloc(sizeof(TaskqOutcome) * taskq_batch_size);
+	finished_ids = palloc(sizeof(int64) * taskq_batch_size);
+
+	/* 1. claim, in a transaction of its own: the attempts count from here */
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "claiming tasks");
+	n = taskq_claim(my_queue, taskq_batch_size, my_token, tasks);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(batch_context);
+
+	if (n == 0)
+		return 0;
+
+	/* 2. run them, and 3. record the outcomes, in one transaction */
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	batch_start = GetCurrentTimestamp();
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0 && TimestampDifferenceExceeds(batch_start, GetCurrentTimestamp(),
+												taskq_batch_time_ms))
+		{
+			/* give back what has not started, for other workers to take */
+			for (; i < n; i++)
+			{
+				memset(&outcomes[i], 0, sizeof(TaskqOutcome));
+				outcomes[i].kind = TASKQ_UNSTARTED;
+			}
+			break;
+		}
+		CHECK_FOR_INTERRUPTS();
+		run_one(&tasks[i], &outcomes[i]);
+		if (outcomes[i].kind == TASKQ_SUCCEEDED || outcomes[i].kind == TASKQ_FAILED)
+			finished_ids[finished_ids_n++] = tasks[i].id;
+	}
+	pgstat_report_activity(STATE_RUNNING, "recording task outcomes");
+	taskq_complete(tasks, outcomes, n);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(batch_context);
+	pgstat_report_stat(false);
+
+	taskq_wake_waiters(finished_ids, finished_ids_n);
+	return n;
+}
+
+/* How long to sleep: until the next delayed task is due, within limits. */
+static long
+idle_timeout(void)
+{
+	long		ms;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	ms = taskq_ms_until_next_due(my_queue);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	if (ms < 0 || ms > taskq_poll_interval_ms)
+		ms = taskq_poll_interval_ms;
+	return ms;
+}
+
+static void
+wait_for_wakeup(long timeout_ms)
+{
+	pgstat_report_activity(STATE_IDLE, NULL);
+	(void) WaitLatch(MyLatch,
+					 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 timeout_ms,
+					 PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+}
+
+static void
+process_reload(void)
+{
+	if (!ConfigReloadPending)
+		return;
+	ConfigReloadPending = false;
+	ProcessConfigFile(PGC_SIGHUP);
+	if (!still_wanted())
+	{
+		ereport(LOG,
+				(errmsg("taskq worker %s/%d exiting: taskq.queues no longer asks for it",
+						my_queue, my_index)));
+		proc_exit(0);
+	}
+}
+
+void
+taskq_worker_main(Datum arg)
+{
+	TaskqWorkerSlot *slot;
+	char		appname[NAMEDATALEN + 32];
+
+	my_slot = DatumGetInt32(arg);
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	slot = taskq_slot(my_slot);
+	my_token = taskq_next_token();
+	taskq_slots_lock(true);
+	strlcpy(my_queue, slot->queue, NAMEDATALEN);
+	my_index = slot->index;
+	slot->pgprocno = MyProc->pgprocno;
+	slot->token = my_token;
+	slot->pid = MyProcPid;
+	taskq_slots_unlock();
+	before_shmem_exit(worker_exit, 0);
+
+	BackgroundWorkerInitializeConnection(taskq_database, NULL, 0);
+	snprintf(appname, sizeof(appname), "taskq worker %s/%d", my_queue, my_index);
+	pgstat_report_appname(appname);
+
+	batch_context = AllocSetContextCreate(TopMemoryContext, "taskq batch",
+										  ALLOCSET_DEFAULT_SIZES);
+
+	/* wait for CREATE EXTENSION; enqueues wake us, and so does the poll */
+	while (!extension_installed())
+	{
+		wait_for_wakeup(Min(taskq_poll_interval_ms, 5000));
+		CHECK_FOR_INTERRUPTS();
+		process_reload();
+	}
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "recovering orphaned tasks");
+	taskq_recover_orphans();
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		process_reload();
+
+		if (run_batch() > 0)
+			continue;
+		wait_for_wakeup(idle_timeout());
+	}
+}

@@ -1,0 +1,712 @@
+#!/usr/bin/perl
+#
+# test/bench/bench.pl: the pg_taskq benchmark (SPEC section 8).
+#
+# Starts ONE throwaway PostgreSQL 15 cluster with pg_taskq preloaded, runs
+# every workload against it in one go, prints a Markdown report (figures,
+# ratios, floors, goals, versions, settings) and appends the same text to
+# test/bench/results/YYYY-MM-DD.md.  See test/bench/README.md.
+#
+# Usage (as a non-root user, with pg_taskq installed by `make install`):
+#   perl test/bench/bench.pl [--quick] [--only pgbench,throughput,latency]
+#                            [--results-dir DIR] [--no-results] [--keep]
+#                            [--strict] [--bindir DIR]
+#
+# Exit status: 0 when every workload ran (whether or not it reached its
+# floor), 1 on any error, 3 with --strict when a figure is below its floor.
+#
+# Adding a workload: write a sub wl_<name>(\%ctx) that measures something and
+# calls add_row(...) for each figure, then list it in @WORKLOADS.
+
+use strict;
+use warnings;
+use FindBin;
+use File::Path qw(make_path);
+use File::Spec;
+use File::Temp qw(tempdir);
+use Getopt::Long;
+use IPC::Open2;
+use POSIX qw(strftime ceil);
+use Scalar::Util qw(looks_like_number);
+use Time::HiRes qw(time sleep);
+
+$| = 1;
+
+# ---------------------------------------------------------------- options
+
+my %opt = (
+	pgbench_runs     => 3,     # median of this many pgbench runs
+	pgbench_seconds  => 10,
+	tasks            => 20000, # throughput: tasks enqueued in one transaction
+	throughput_runs  => 3,     # median; repeats are skipped if a run is slow
+	latency_n        => 500,   # measured single enqueues
+	latency_warmup   => 10,    # enqueues before those, not counted
+	latency_gap_ms   => 10,    # idle time between two enqueues
+	timeout          => 600,   # seconds any one wait may take
+);
+GetOptions(
+	'quick'             => \$opt{quick},
+	'only=s'            => \$opt{only},
+	'results-dir=s'     => \$opt{results_dir},
+	'no-results'        => \$opt{no_results},
+	'keep'              => \$opt{keep},
+	'strict'            => \$opt{strict},
+	'bindir=s'          => \$opt{bindir},
+	'pgbench-runs=i'    => \$opt{pgbench_runs},
+	'pgbench-seconds=i' => \$opt{pgbench_seconds},
+	'tasks=i'           => \$opt{tasks},
+	'throughput-runs=i' => \$opt{throughput_runs},
+	'latency-n=i'       => \$opt{latency_n},
+	'help'              => sub { print_usage(); exit 0 },
+) or do { print_usage(); exit 1 };
+
+if ($opt{quick})
+{
+	# a smoke run of the bench itself: figures are not meaningful
+	@opt{qw(pgbench_runs pgbench_seconds tasks throughput_runs latency_n latency_warmup)}
+		= (1, 2, 2000, 1, 50, 2);
+	$opt{no_results} = 1;
+}
+
+sub print_usage
+{
+	print <<'EOT';
+usage: perl test/bench/bench.pl [options]
+  --quick               short smoke run (1 x 2 s pgbench, 2,000 tasks, 50 probes); no results file
+  --only LIST           comma-separated workloads: pgbench,throughput,latency
+  --results-dir DIR     where YYYY-MM-DD.md is appended (default test/bench/results,
+                        or $TASKQ_BENCH_RESULTS_DIR)
+  --no-results          do not write a results file
+  --keep                keep the scratch cluster directory
+  --strict              exit 3 when a figure is below its floor
+  --bindir DIR          PostgreSQL 15 bin directory (default: pg_config --bindir)
+  --pgbench-runs N --pgbench-seconds N --tasks N --throughput-runs N --latency-n N
+EOT
+}
+
+# The workloads, in the order they run.  Later issues append theirs here
+# (HTTP vs wrk, map/reduce, chords, 1M-row table, worker RSS).
+my @WORKLOADS = (
+	{ name => 'pgbench',    run => \&wl_pgbench_baseline },
+	{ name => 'throughput', run => \&wl_throughput },
+	{ name => 'latency',    run => \&wl_latency },
+);
+
+# The server configuration of SPEC 8's run.  Everything else is default.
+my @SERVER_CONF = (
+	"shared_preload_libraries = 'pg_taskq'",
+	"taskq.database = 'postgres'",
+	"max_worker_processes = 16",
+	"taskq.queues = 'bench:2, latency:1'",
+);
+my %QUEUE_WORKERS = (bench => 2, latency => 1);
+
+# ---------------------------------------------------------------- set-up
+
+die "bench.pl: must not run as root (run it as postgres or another user)\n"
+	if $> == 0;
+
+my $bindir = find_bindir();
+my $started = time;
+my $tmp = tempdir('taskq_bench_XXXXXX', TMPDIR => 1, CLEANUP => !$opt{keep});
+my $pgdata = "$tmp/data";
+my $sockdir = $tmp;
+my $port = 5432;        # the socket is in our private directory: no clash
+my $logfile = "$tmp/server.log";
+my $server_running = 0;
+my @ROWS;               # the report table, filled by add_row()
+my %FIG;                # figures shared between workloads (e.g. pgbench TPS)
+
+$SIG{INT} = $SIG{TERM} = sub { die "bench.pl: interrupted\n" };
+
+my $rc = eval { main(); 1 } ? 0 : 1;
+if ($rc)
+{
+	my $err = $@;
+	chomp $err;
+	print STDERR "\nbench.pl: ERROR: $err\n";
+	print_log_tail();
+}
+stop_server();
+print "scratch cluster kept in $tmp\n" if $opt{keep};
+$rc = 3 if !$rc && $opt{strict} && grep { $_->{verdict} eq 'FAIL' } @ROWS;
+exit $rc;
+
+sub main
+{
+	check_install();
+	init_and_start_server();
+
+	my $sql_setup = <<'EOSQL';
+CREATE EXTENSION pg_taskq;
+CREATE TABLE one (id int PRIMARY KEY, v bigint NOT NULL);
+INSERT INTO one VALUES (1, 0);
+CREATE FUNCTION bench_noop() RETURNS void LANGUAGE sql AS $$ SELECT $$;
+CREATE TABLE bench_probe_log (n int PRIMARY KEY, ts timestamptz NOT NULL);
+CREATE FUNCTION bench_probe(n int) RETURNS void LANGUAGE sql
+	AS $$ INSERT INTO bench_probe_log VALUES (n, clock_timestamp()) $$;
+EOSQL
+	psql_exec($sql_setup);
+	wait_for_workers();
+
+	my %only = map { $_ => 1 } split /\s*,\s*/, ($opt{only} // '');
+	for my $name (keys %only)
+	{
+		die "unknown workload '$name' (known: "
+			. join(', ', map { $_->{name} } @WORKLOADS) . ")\n"
+			unless grep { $_->{name} eq $name } @WORKLOADS;
+	}
+	for my $wl (@WORKLOADS)
+	{
+		next if %only && !$only{ $wl->{name} };
+		note("== workload $wl->{name}");
+		$wl->{run}->();
+	}
+
+	my $report = report();
+	print "\n$report";
+	write_results($report) unless $opt{no_results};
+	return;
+}
+
+# ---------------------------------------------------------------- workloads
+
+# 1. pgbench baseline: one-row UPDATE transactions, 2 clients, median TPS.
+sub wl_pgbench_baseline
+{
+	my $script = "$tmp/one_row_update.sql";
+	write_file($script, "UPDATE one SET v = v + 1 WHERE id = 1;\n");
+
+	my @tps;
+	for my $i (1 .. $opt{pgbench_runs})
+	{
+		psql_exec('CHECKPOINT');
+		my $out = run_cmd("$bindir/pgbench", '-n', '-c', 2, '-j', 2,
+			'-T', $opt{pgbench_seconds}, '-f', $script,
+			'-h', $sockdir, '-p', $port, 'postgres');
+		$out =~ /^tps = ([\d.]+)/m
+			or die "cannot find the TPS in the pgbench output:\n$out";
+		push @tps, $1;
+		note(sprintf "pgbench run %d: %.0f TPS", $i, $1);
+	}
+	$FIG{pgbench_tps} = median(@tps);
+	add_row(
+		workload => sprintf('pgbench: one-row UPDATE, 2 clients, %d s (median of %d)',
+			$opt{pgbench_seconds}, scalar @tps),
+		measured => sprintf('%.0f TPS (runs: %s)', $FIG{pgbench_tps},
+			join(', ', map { sprintf '%.0f', $_ } @tps)),
+		ratio => '1 (baseline)',
+	);
+}
+
+# 2. Throughput: N no-op tasks enqueued in one transaction on queue 'bench'
+#    (2 workers), from the commit until all are 'succeeded'.
+sub wl_throughput
+{
+	my $n = $opt{tasks};
+	my $s = Session->new();
+	my (@wall, @table, @runs);
+
+	for my $run (1 .. $opt{throughput_runs})
+	{
+		psql_exec('CHECKPOINT');
+		$s->query('BEGIN');
+		my ($lo, $hi, $cnt) = split /\|/, $s->query(
+			"SELECT min(id), max(id), count(*) FROM "
+			. "(SELECT taskq.enqueue('bench_noop', '[]', queue => 'bench') AS id "
+			. "FROM generate_series(1, $n)) s");
+		$cnt == $n or die "enqueued $cnt tasks instead of $n\n";
+		# COMMIT and the clock read are two statements sent together: the
+		# clock is read right after the commit returned.
+		my (undef, $t_commit) = $s->query_multi(
+			'COMMIT',
+			'SELECT extract(epoch from clock_timestamp())');
+
+		# Block until the highest id is finished (taskq.wait), then poll the
+		# partial indexes every 5 ms until nothing is queued or running.
+		$s->query(<<"EOSQL", $opt{timeout} + 30);
+DO \$\$ BEGIN
+	PERFORM taskq.wait($hi, interval '$opt{timeout} s');
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'bench: taskq.wait failed (%), polling instead', SQLERRM;
+END \$\$
+EOSQL
+		my $t_done;
+		my $deadline = time + $opt{timeout};
+		while (1)
+		{
+			my ($busy, $t) = split /\|/, $s->query(
+				"SELECT EXISTS (SELECT FROM taskq.tasks WHERE queue = 'bench' "
+				. "AND state IN ('queued', 'running') AND id BETWEEN $lo AND $hi), "
+				. "extract(epoch from clock_timestamp())");
+			if ($busy eq 'f') { $t_done = $t; last; }
+			die "throughput: tasks still unfinished after $opt{timeout} s: "
+				. state_counts('bench', $lo, $hi) . "\n"
+				if time > $deadline;
+			sleep 0.005;
+		}
+
+		my ($ok, $first_start, $last_finish, $workers, $batched) = split /\|/, $s->query(
+			"SELECT count(*) FILTER (WHERE state = 'succeeded'), "
+			. "extract(epoch from min(started_at)), extract(epoch from max(finished_at)), "
+			. "count(DISTINCT worker_pid), count(*) FILTER (WHERE batched) "
+			. "FROM taskq.tasks WHERE id BETWEEN $lo AND $hi AND queue = 'bench'");
+		$ok == $n
+			or die "throughput: only $ok of $n tasks succeeded: "
+			. state_counts('bench', $lo, $hi) . "\n";
+
+		my $wall = $t_done - $t_commit;
+		my $span = $last_finish - $first_start;
+		push @wall, $n / $wall;
+		push @table, $n / $span;
+		push @runs, { wall => $wall, span => $span, workers => $workers,
+					  batched => $batched,
+					  start_delay => ($first_start - $t_commit) * 1000 };
+		note(sprintf 'run %d: commit->all succeeded %.3f s = %.0f tasks/s; '
+			. 'min(started_at)->max(finished_at) %.3f s = %.0f tasks/s; '
+			. 'first start %.2f ms after commit; %d worker pids; %d batched',
+			$run, $wall, $n / $wall, $span, $n / $span,
+			$runs[-1]{start_delay}, $workers, $batched);
+		if ($run < $opt{throughput_runs} && $wall > 20)
+		{
+			note('throughput run took over 20 s: not repeating it');
+			last;
+		}
+	}
+	$s->finish;
+
+	my ($w, $t) = (median(@wall), median(@table));
+	my $tps = $FIG{pgbench_tps};
+	my $k = @wall > 1 ? sprintf(' (median of %d)', scalar @wall) : '';
+	my $detail = sprintf '%s worker pids, %s batched, first start %s ms after commit',
+		join('/', map { $_->{workers} } @runs),
+		join('/', map { $_->{batched} } @runs),
+		join('/', map { sprintf '%.1f', $_->{start_delay} } @runs);
+	add_row(
+		workload => "no-op SQL tasks, $n in one transaction, 2 workers: "
+			. "commit -> all succeeded$k",
+		measured => sprintf('%.0f tasks/s (runs: %s; %s)', $w,
+			join(', ', map { sprintf '%.0f', $_ } @wall), $detail),
+		ratio => $tps ? $w / $tps : undef,
+		floor => 1.0, floor_txt => '>= 1.0', goal => '>= 6', higher_is_better => 1,
+	);
+	add_row(
+		workload => "same runs, min(started_at) -> max(finished_at) from taskq.tasks$k",
+		measured => sprintf('%.0f tasks/s (runs: %s)', $t,
+			join(', ', map { sprintf '%.0f', $_ } @table)),
+		ratio => $tps ? $t / $tps : undef,
+		floor => 1.0, floor_txt => '>= 1.0', goal => '>= 6', higher_is_better => 1,
+	);
+}
+
+# 3. Latency: single autocommit enqueues on queue 'latency' (1 worker), one
+#    every ~10 ms, each of a task that records clock_timestamp() when it runs.
+sub wl_latency
+{
+	my $s = Session->new();
+	my $total = $opt{latency_warmup} + $opt{latency_n};
+	my (%before, %after, %id_of);
+	my $max_id = 0;
+
+	for my $i (1 .. $total)
+	{
+		# Three statements sent together to one psql session: a clock read,
+		# the enqueue (autocommit: its commit is done when it returns), and a
+		# clock read right after that commit.
+		my ($t0, $id, $t1) = $s->query_multi(
+			'SELECT extract(epoch from clock_timestamp())',
+			"SELECT taskq.enqueue('bench_probe', jsonb_build_array($i), queue => 'latency')",
+			'SELECT extract(epoch from clock_timestamp())');
+		($before{$i}, $id_of{$i}, $after{$i}) = ($t0, $id, $t1);
+		$max_id = $id if $id > $max_id;
+		sleep $opt{latency_gap_ms} / 1000;
+	}
+	$s->query("DO \$\$ BEGIN PERFORM taskq.wait($max_id, interval '$opt{timeout} s'); "
+		. "EXCEPTION WHEN OTHERS THEN RAISE WARNING 'bench: taskq.wait failed (%)', SQLERRM; "
+		. "END \$\$", $opt{timeout} + 30);
+	my $deadline = time + $opt{timeout};
+	while ($s->query('SELECT count(*) FROM bench_probe_log') < $total)
+	{
+		die "latency: only " . $s->query('SELECT count(*) FROM bench_probe_log')
+			. " of $total probes ran after $opt{timeout} s: "
+			. state_counts('latency') . "\n"
+			if time > $deadline;
+		sleep 0.05;
+	}
+
+	my %probe = map { split /\|/ }
+		split /\n/, $s->query('SELECT n, extract(epoch from ts) FROM bench_probe_log');
+	my %tbl = map { split /\|/ }
+		split /\n/, $s->query("SELECT id, 1000 * extract(epoch from started_at - enqueued_at) "
+			. "FROM taskq.tasks WHERE queue = 'latency'");
+	$s->finish;
+
+	my (@lat, @upper, @started);
+	for my $i ($opt{latency_warmup} + 1 .. $total)
+	{
+		push @lat, ($probe{$i} - $after{$i}) * 1000;
+		push @upper, ($probe{$i} - $before{$i}) * 1000;
+		defined $tbl{ $id_of{$i} } or die "latency: no row for task $id_of{$i}\n";
+		push @started, $tbl{ $id_of{$i} };
+	}
+	my @rt = map { ($after{$_} - $before{$_}) * 1000 }
+		$opt{latency_warmup} + 1 .. $total;
+	note(sprintf 'enqueue round trip (clock before -> clock after): p50 %.3f ms, p99 %.3f ms',
+		pct(50, @rt), pct(99, @rt));
+	my $neg = grep { $_ < 0 } @lat;
+	note("$neg probes ran before the post-commit clock read (negative latency)") if $neg;
+
+	my $n = $opt{latency_n};
+	add_row(
+		workload => "enqueue -> start latency, idle, $n enqueues: "
+			. 'probe clock_timestamp() - clock right after the commit',
+		measured => fmt_pcts(@lat),
+		ratio => undef,
+		floor => '<= 2 / 10 ms', goal => '<= 0.3 / 1 ms',
+		verdict => (pct(50, @lat) <= 2 && pct(99, @lat) <= 10) ? 'PASS' : 'FAIL',
+	);
+	add_row(
+		workload => 'same, probe - clock before the enqueue statement (upper bound)',
+		measured => fmt_pcts(@upper),
+		floor => '<= 2 / 10 ms', goal => '<= 0.3 / 1 ms', verdict => '(info)',
+	);
+	add_row(
+		workload => 'same, started_at - enqueued_at from taskq.tasks',
+		measured => fmt_pcts(@started),
+		floor => '<= 2 / 10 ms', goal => '<= 0.3 / 1 ms', verdict => '(info)',
+	);
+}
+
+# ---------------------------------------------------------------- report
+
+sub add_row
+{
+	my %r = @_;
+	my $numeric = defined $r{ratio} && looks_like_number($r{ratio});
+	$r{ratio_txt} = !defined $r{ratio} ? '' : $numeric
+		? sprintf('%.2f', $r{ratio}) : $r{ratio};
+	if (!defined $r{verdict})
+	{
+		if (defined $r{floor} && $numeric)
+		{
+			$r{verdict} = ($r{higher_is_better} ? $r{ratio} >= $r{floor}
+				: $r{ratio} <= $r{floor}) ? 'PASS' : 'FAIL';
+		}
+		else
+		{
+			$r{verdict} = defined $r{floor} ? 'n/a' : '';
+		}
+	}
+	$r{floor_txt} //= $r{floor} // '';
+	$r{goal} //= '';
+	push @ROWS, \%r;
+}
+
+sub report
+{
+	my $ver = psql_exec('SELECT version()');
+	my $ext = psql_exec("SELECT extversion FROM pg_extension WHERE extname = 'pg_taskq'");
+	my @u = POSIX::uname();
+	my $nproc = run_cmd('getconf', '_NPROCESSORS_ONLN');
+	chomp $nproc;
+	my ($cpu) = (read_file_safe('/proc/cpuinfo') =~ /^model name\s*:\s*(.*)$/m);
+	my ($load) = split / /, read_file_safe('/proc/loadavg');
+	my $git = git_describe();
+	my $settings = psql_exec(
+		"SELECT string_agg(name || ' = ' || quote_literal(current_setting(name)), ', ' "
+		. "ORDER BY name) FROM pg_settings "
+		. "WHERE source NOT IN ('default', 'override', 'client', 'session') "
+		. "OR name LIKE 'taskq.%' OR name IN ('shared_buffers', 'synchronous_commit', 'fsync')");
+
+	my $r = sprintf "## pg_taskq benchmark, %s\n\n", strftime('%Y-%m-%d %H:%M:%S %Z', localtime $started);
+	$r .= "| workload | measured | ratio | floor | goal | vs floor |\n";
+	$r .= "|---|---|---|---|---|---|\n";
+	for my $row (@ROWS)
+	{
+		$r .= '| ' . join(' | ', map { my $v = $_; $v =~ s/\|/\\|/g; $v }
+			@$row{qw(workload measured ratio_txt floor_txt goal verdict)}) . " |\n";
+	}
+	$r .= "\nRatios are to the pgbench TPS of the same run; latency floors and goals are p50 / p99.\n\n";
+	$r .= "- PostgreSQL: $ver\n";
+	$r .= "- pg_taskq: $ext" . ($git ? " ($git)" : '') . "\n";
+	$r .= "- kernel: $u[0] $u[2] $u[4]; nproc: $nproc" . ($cpu ? "; CPU: $cpu" : '') . "\n";
+	$r .= "- load average (1 min) at the end: $load\n" if defined $load;
+	$r .= sprintf "- date: %s; total time %.0f s\n",
+		strftime('%Y-%m-%d %H:%M:%S %Z', localtime), time - $started;
+	$r .= "- scratch cluster (initdb defaults), server settings not at their default: $settings\n";
+	$r .= "- parameters: " . join(', ', map { "$_=$opt{$_}" }
+		grep { defined $opt{$_} && !ref $opt{$_} } sort keys %opt) . "\n\n";
+	return $r;
+}
+
+sub write_results
+{
+	my ($report) = @_;
+	my $dir = $opt{results_dir} // $ENV{TASKQ_BENCH_RESULTS_DIR} // "$FindBin::Bin/results";
+	make_path($dir);
+	my $file = File::Spec->catfile($dir, strftime('%Y-%m-%d', localtime $started) . '.md');
+	my $new = !-e $file;
+	open my $fh, '>>', $file or die "cannot append to $file: $!\n";
+	print $fh "# pg_taskq benchmark results\n\n" if $new;
+	print $fh $report;
+	close $fh or die "cannot write $file: $!\n";
+	print "results appended to $file\n";
+}
+
+sub fmt_pcts
+{
+	my @v = @_;
+	return sprintf 'p50 %.3f / p95 %.3f / p99 %.3f ms (max %.3f)',
+		pct(50, @v), pct(95, @v), pct(99, @v), pct(100, @v);
+}
+
+# nearest-rank percentile
+sub pct
+{
+	my ($p, @v) = @_;
+	die "no values\n" unless @v;
+	@v = sort { $a <=> $b } @v;
+	my $k = ceil($p / 100 * @v);
+	$k = 1 if $k < 1;
+	return $v[ $k - 1 ];
+}
+
+sub median
+{
+	my @v = sort { $a <=> $b } @_;
+	return undef unless @v;
+	return @v % 2 ? $v[$#v / 2] : ($v[@v / 2 - 1] + $v[@v / 2]) / 2;
+}
+
+# ---------------------------------------------------------------- server
+
+sub find_bindir
+{
+	return $opt{bindir} if $opt{bindir};
+	return $ENV{PG_BINDIR} if $ENV{PG_BINDIR};
+	my $pgc = $ENV{PG_CONFIG} // 'pg_config';
+	my $b = `$pgc --bindir 2>/dev/null`;
+	chomp $b if defined $b;
+	return $b if $b && -x "$b/initdb";
+	return '/usr/lib/postgresql/15/bin';
+}
+
+sub check_install
+{
+	-x "$bindir/$_" or die "$bindir/$_ not found (use --bindir)\n"
+		for qw(initdb pg_ctl psql pgbench);
+	my $pgc = -x "$bindir/pg_config" ? "$bindir/pg_config" : ($ENV{PG_CONFIG} // 'pg_config');
+	my $lib = run_cmd($pgc, '--pkglibdir');
+	my $share = run_cmd($pgc, '--sharedir');
+	chomp($lib, $share);
+	-e "$lib/pg_taskq.so"
+		or die "$lib/pg_taskq.so not found: run `make && make install` first\n";
+	-e "$share/extension/pg_taskq.control"
+		or die "$share/extension/pg_taskq.control not found: run `make install` first\n";
+}
+
+sub init_and_start_server
+{
+	note("scratch cluster in $pgdata");
+	run_cmd("$bindir/initdb", '-D', $pgdata, '-A', 'trust',
+		'-E', 'UTF8', '--locale=C', '--no-sync');
+	open my $fh, '>>', "$pgdata/postgresql.conf" or die "postgresql.conf: $!\n";
+	print $fh "\n# pg_taskq benchmark\n";
+	print $fh "listen_addresses = ''\n";
+	print $fh "unix_socket_directories = '$sockdir'\n";
+	print $fh "port = $port\n";
+	print $fh "$_\n" for @SERVER_CONF;
+	close $fh;
+	run_cmd("$bindir/pg_ctl", '-D', $pgdata, '-l', $logfile, '-w', '-t', 60, 'start');
+	$server_running = 1;
+}
+
+sub stop_server
+{
+	return unless $server_running;
+	$server_running = 0;
+	system("$bindir/pg_ctl", '-D', $pgdata, '-m', 'fast', '-w', 'stop');
+	warn "bench.pl: pg_ctl stop failed\n" if $?;
+}
+
+sub wait_for_workers
+{
+	my $want = 0;
+	$want += $_ for values %QUEUE_WORKERS;
+	my $deadline = time + 30;
+	my $have;
+	while (1)
+	{
+		$have = psql_exec("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'taskq worker'");
+		last if $have >= $want;
+		die "only $have of $want taskq workers are running after 30 s\n" if time > $deadline;
+		sleep 0.1;
+	}
+	my $list = psql_exec("SELECT string_agg(application_name, ', ' ORDER BY application_name) "
+		. "FROM pg_stat_activity WHERE backend_type = 'taskq worker'");
+	note("workers up: $list");
+}
+
+sub state_counts
+{
+	my ($queue, $lo, $hi) = @_;
+	my $range = defined $lo ? " AND id BETWEEN $lo AND $hi" : '';
+	return psql_exec("SELECT string_agg(state || ' ' || n, ', ') FROM "
+		. "(SELECT state, count(*) n FROM taskq.tasks WHERE queue = '$queue'$range "
+		. "GROUP BY state ORDER BY state) s") // '';
+}
+
+sub print_log_tail
+{
+	return unless -e $logfile;
+	my @lines = split /\n/, read_file_safe($logfile);
+	my $from = @lines > 40 ? @lines - 40 : 0;
+	print STDERR "---- last lines of the server log ($logfile)\n";
+	print STDERR "$_\n" for @lines[ $from .. $#lines ];
+	print STDERR "----\n";
+}
+
+# ---------------------------------------------------------------- helpers
+
+sub psql_args
+{
+	return ("$bindir/psql", '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1',
+		'-h', $sockdir, '-p', $port, '-d', 'postgres');
+}
+
+# run SQL in a fresh psql; returns its output without the final newline
+sub psql_exec
+{
+	my ($sql) = @_;
+	my $out = run_cmd(psql_args(), '-c', $sql);
+	chomp $out;
+	return $out;
+}
+
+# run a command, die on failure, return its stdout (stderr passes through)
+sub run_cmd
+{
+	my @cmd = @_;
+	open my $fh, '-|', @cmd or die "cannot run $cmd[0]: $!\n";
+	local $/;
+	my $out = <$fh> // '';
+	close $fh;
+	die "command failed (status $?): @cmd\n$out" if $?;
+	return $out;
+}
+
+sub write_file
+{
+	my ($file, $text) = @_;
+	open my $fh, '>', $file or die "$file: $!\n";
+	print $fh $text;
+	close $fh or die "$file: $!\n";
+}
+
+sub read_file_safe
+{
+	my ($file) = @_;
+	open my $fh, '<', $file or return '';
+	local $/;
+	return <$fh> // '';
+}
+
+sub git_describe
+{
+	my $root = "$FindBin::Bin/../..";
+	return '' unless -d "$root/.git";
+	my $h = `git -C '$root' rev-parse --short HEAD 2>/dev/null`;
+	chomp $h;
+	return '' unless $h;
+	my $dirty = `git -C '$root' status --porcelain --untracked-files=no 2>/dev/null`;
+	return "git $h" . ($dirty ? ', with local changes' : '');
+}
+
+sub note
+{
+	printf "[%7.1f s] %s\n", time - $started, $_[0];
+}
+
+# ---------------------------------------------------------------- Session
+#
+# One long-lived psql process fed through pipes: statements go in one after
+# the other on the same connection (each autocommit unless in BEGIN), and
+# after each batch an \echo marker tells where its output ends.  Any SQL
+# error stops psql (ON_ERROR_STOP), which the reader sees as end of file;
+# the error itself is on stderr.
+
+package Session;
+
+my $session_seq = 0;
+
+sub new
+{
+	my ($class) = @_;
+	my ($out, $in);
+	my $pid = IPC::Open2::open2($out, $in, main::psql_args());
+	$in->autoflush(1);
+	return bless { pid => $pid, in => $in, out => $out, seq => 0 }, $class;
+}
+
+# send statements as one write, return one output chunk per statement
+# (multi-line outputs are joined by newlines)
+sub query_multi
+{
+	my ($self, @stmts) = @_;
+	my $timeout = 120;
+	$timeout = pop @stmts if @stmts > 1 && $stmts[-1] =~ /^\d+$/;
+	my $mark = '__bench_' . ++$self->{seq} . '__';
+	my $text = '';
+	for my $i (0 .. $#stmts)
+	{
+		(my $st = $stmts[$i]) =~ s/;?\s*\z//;
+		$text .= "$st;\n\\echo ${mark}$i\n";
+	}
+	my @res = ('') x @stmts;
+	local $SIG{ALRM} = sub { die "psql session: no answer after $timeout s to: $stmts[0]\n" };
+	alarm $timeout;
+	print { $self->{in} } $text or die "psql session: write failed: $!\n";
+	my $i = 0;
+	while ($i < @stmts)
+	{
+		my $line = readline($self->{out});
+		if (!defined $line)
+		{
+			alarm 0;
+			die "psql session ended (SQL error above?) while running: $stmts[$i]\n";
+		}
+		chomp $line;
+		if ($line eq "${mark}$i") { $i++; next; }
+		$res[$i] .= ($res[$i] eq '' ? '' : "\n") . $line;
+	}
+	alarm 0;
+	return @res;
+}
+
+# one statement (optionally a timeout in seconds), its output
+sub query
+{
+	my ($self, $sql, $timeout) = @_;
+	my @r = $self->query_multi($sql, defined $timeout ? ($timeout) : ());
+	return $r[0];
+}
+
+sub finish
+{
+	my ($self) = @_;
+	close $self->{in};
+	close $self->{out};
+	waitpid $self->{pid}, 0;
+	delete $self->{pid};
+}
+
+sub DESTROY
+{
+	my ($self) = @_;
+	if ($self->{pid})
+	{
+		close $self->{in};
+		kill 'TERM', $self->{pid};
+		waitpid $self->{pid}, 0;
+	}
+}
