@@ -31,7 +31,7 @@ REGRESS = setup enqueue errors security queues trigger wait
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check \
 	--load-extension=pg_taskq
 
-ISOLATION = claim_race
+ISOLATION = unique_key_race
 ISOLATION_OPTS = --temp-config=$(srcdir)/test/isolation.conf --temp-instance=tmp_check_iso \
 	--load-extension=pg_taskq
 

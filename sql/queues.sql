@@ -1,0 +1,24 @@
+-- configured queues and the per-queue statistics view
+SELECT * FROM taskq.queues() ORDER BY queue;
+SELECT taskq.enqueue('update_metrics', '[100]', queue => 'serial_queue') AS s1 \gset
+SELECT state FROM taskq.wait(:s1, '30 s');
+SELECT taskq.enqueue('noop', queue => 'serial_queue', delay => '1 hour') AS s2 \gset
+SELECT queue, concurrency, queued >= 1 AS has_queued, succeeded >= 1 AS has_succeeded,
+       oldest_queued_age >= interval '0' AS age_known
+FROM taskq.queue_stats WHERE queue = 'serial_queue';
+SELECT queue, concurrency FROM taskq.queue_stats ORDER BY queue;
+-- priority: higher first, then enqueue order (one transaction, queue of one worker)
+CREATE TABLE order_log (n int, at timestamptz DEFAULT clock_timestamp());
+CREATE FUNCTION log_order(n int) RETURNS void LANGUAGE sql AS 'INSERT INTO order_log (n) VALUES (n)';
+BEGIN;
+SELECT taskq.enqueue('log_order', '[1]', queue => 'serial_queue', priority => 0) IS NOT NULL;
+SELECT taskq.enqueue('log_order', '[2]', queue => 'serial_queue', priority => 10) IS NOT NULL;
+SELECT taskq.enqueue('log_order', '[3]', queue => 'serial_queue', priority => -5) IS NOT NULL;
+SELECT taskq.enqueue('log_order', '[4]', queue => 'serial_queue', priority => 10) AS last \gset
+COMMIT;
+SELECT state FROM taskq.wait((SELECT max(id) FROM taskq.tasks WHERE fn = 'log_order(int)'::regprocedure AND args = '[3]'), '30 s');
+SELECT string_agg(n::text, ',' ORDER BY at) AS run_order FROM order_log;
+-- workers are visible to operators
+SELECT backend_type, count(*) FROM pg_stat_activity
+WHERE backend_type LIKE 'taskq%' GROUP BY 1 ORDER BY 1;
+SELECT application_name FROM pg_stat_activity WHERE backend_type = 'taskq worker' ORDER BY 1;

@@ -1,0 +1,28 @@
+-- pg_regress loads the extension (--load-extension); check what it made
+SELECT extname, extversion FROM pg_extension WHERE extname = 'pg_taskq';
+SELECT n.nspname, c.relname, c.relkind, c.relrowsecurity
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'taskq' AND c.relkind IN ('r', 'v') ORDER BY c.relname;
+SELECT * FROM taskq.queues() ORDER BY queue;
+SHOW taskq.queues;
+
+-- functions the tests enqueue
+CREATE TABLE hits (task_arg int, at timestamptz DEFAULT clock_timestamp());
+CREATE FUNCTION update_metrics(n int) RETURNS int
+LANGUAGE sql AS $$ INSERT INTO hits (task_arg) VALUES (n) RETURNING n * 2 $$;
+CREATE FUNCTION noop() RETURNS void LANGUAGE sql AS $$ SELECT $$;
+CREATE TYPE point3 AS (x int, y int, z int);
+CREATE TABLE entries (id int PRIMARY KEY, title text, tags text[]);
+CREATE FUNCTION describe(e entries, p point3, nums int[], label text DEFAULT 'none')
+RETURNS jsonb LANGUAGE sql AS $$
+  SELECT jsonb_build_object('title', e.title, 'first_tag', e.tags[1],
+                            'sum', p.x + p.y + p.z, 'nums', array_length(nums, 1),
+                            'label', label)
+$$;
+CREATE FUNCTION boom(msg text) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO hits (task_arg) VALUES (-1);
+  RAISE EXCEPTION 'boom: %', msg USING ERRCODE = 'P0042';
+END $$;
+CREATE FUNCTION ints(n int) RETURNS SETOF int LANGUAGE sql AS $$ SELECT generate_series(1, n) $$;
+CREATE FUNCTION whoami() RETURNS text LANGUAGE sql AS $$ SELECT current_user::text $$;
