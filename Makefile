@@ -17,7 +17,8 @@ OBJS = \
 	src/claim.o \
 	src/sql_task.o \
 	src/enqueue.o \
-	src/wait.o
+	src/wait.o \
+	src/plans.o
 
 DATA = $(wildcard extension/pg_taskq--*.sql)
 EXTRA_CLEAN = tmp_check tmp_check_iso results regression.diffs regression.out output_iso

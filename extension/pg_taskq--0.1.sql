@@ -47,6 +47,9 @@ COMMENT ON TABLE taskq.tasks IS 'every task of pg_taskq, queued, running and fin
 /* what workers claim: only queued rows are in it, so finished ones cost nothing */
 CREATE INDEX tasks_claim_idx ON taskq.tasks (queue, priority DESC, run_at, id)
 	WHERE state = 'queued';
+/* tasks that shared a crashed batch: claimed one at a time (see docs/design.md) */
+CREATE INDEX tasks_claim_alone_idx ON taskq.tasks (queue, priority DESC, run_at, id)
+	WHERE state = 'queued' AND run_alone;
 /* orphan recovery */
 CREATE INDEX tasks_running_idx ON taskq.tasks (queue) WHERE state = 'running';
 /* at most one unfinished task per unique_key */

@@ -26,37 +26,27 @@
 
 /*
  * A run_alone task (it shared a batch that crashed) is claimed by itself;
- * otherwise up to $2 tasks that are not run_alone.
+ * otherwise up to $2 tasks that are not run_alone.  The ids are collected
+ * into an array first so that the generic plan updates them through the
+ * primary key, whatever the batch size.
  */
-static const char *claim_alone_sql =
-"WITH c AS ("
-"  SELECT id FROM taskq.tasks"
-"  WHERE queue OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'queued'"
-"    AND run_alone AND run_at OPERATOR(pg_catalog.<=) pg_catalog.now()"
-"  ORDER BY priority DESC, run_at, id"
-"  LIMIT 1 FOR UPDATE SKIP LOCKED)"
-" UPDATE taskq.tasks t SET state = 'running', attempt = t.attempt OPERATOR(pg_catalog.+) 1,"
-"   started_at = pg_catalog.now(), worker_pid = $3, worker_token = $4, batched = false"
-" FROM c WHERE t.id OPERATOR(pg_catalog.=) c.id"
-" RETURNING t.id, t.fn::pg_catalog.oid, t.args, t.owner::pg_catalog.oid, t.attempt,"
-"   t.max_attempts, t.priority, t.run_at,"
-"   (pg_catalog.date_part('epoch', t.timeout) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4";
+#define CLAIM_SQL(filter, limit) \
+"WITH c AS MATERIALIZED (SELECT ARRAY(" \
+"  SELECT id FROM taskq.tasks" \
+"  WHERE queue OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'queued'" \
+"    AND run_at OPERATOR(pg_catalog.<=) pg_catalog.now() AND " filter \
+"  ORDER BY priority DESC, run_at, id" \
+"  LIMIT " limit " FOR UPDATE SKIP LOCKED) AS ids)" \
+" UPDATE taskq.tasks t SET state = 'running', attempt = t.attempt OPERATOR(pg_catalog.+) 1," \
+"   started_at = pg_catalog.now(), worker_pid = $3, worker_token = $4," \
+"   batched = pg_catalog.cardinality(c.ids) OPERATOR(pg_catalog.>) 1" \
+" FROM c WHERE t.id OPERATOR(pg_catalog.=) ANY (c.ids)" \
+" RETURNING t.id, t.fn::pg_catalog.oid, t.args, t.owner::pg_catalog.oid, t.attempt," \
+"   t.max_attempts, t.priority, t.run_at," \
+"   (pg_catalog.date_part('epoch', t.timeout) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4"
 
-static const char *claim_batch_sql =
-"WITH c AS ("
-"  SELECT id FROM taskq.tasks"
-"  WHERE queue OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'queued'"
-"    AND run_at OPERATOR(pg_catalog.<=) pg_catalog.now() AND NOT run_alone"
-"  ORDER BY priority DESC, run_at, id"
-"  LIMIT $2 FOR UPDATE SKIP LOCKED),"
-" n AS (SELECT pg_catalog.count(*) AS n FROM c)"
-" UPDATE taskq.tasks t SET state = 'running', attempt = t.attempt OPERATOR(pg_catalog.+) 1,"
-"   started_at = pg_catalog.now(), worker_pid = $3, worker_token = $4,"
-"   batched = (SELECT n.n FROM n) OPERATOR(pg_catalog.>) 1"
-" FROM c WHERE t.id OPERATOR(pg_catalog.=) c.id"
-" RETURNING t.id, t.fn::pg_catalog.oid, t.args, t.owner::pg_catalog.oid, t.attempt,"
-"   t.max_attempts, t.priority, t.run_at,"
-"   (pg_catalog.date_part('epoch', t.timeout) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4";
+static const char *claim_alone_sql = CLAIM_SQL("run_alone", "1 + 0 * $2");
+static const char *claim_batch_sql = CLAIM_SQL("NOT run_alone", "$2");
 
 /*
  * One statement records a whole batch.  Unstarted tasks go back to the
@@ -115,22 +105,6 @@ static SPIPlanPtr claim_batch_plan = NULL;
 static SPIPlanPtr complete_plan = NULL;
 static SPIPlanPtr recover_plan = NULL;
 static SPIPlanPtr next_due_plan = NULL;
-
-static SPIPlanPtr
-prepare_once(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
-{
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
-
-		if (p == NULL)
-			elog(ERROR, "pg_taskq: could not prepare \"%s\": %s", sql,
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		*plan = p;
-	}
-	return *plan;
-}
 
 static int
 claim_with(SPIPlanPtr plan, const char *queue, int max, int64 token, TaskqClaimed *out)
@@ -202,8 +176,8 @@ taskq_claim(const char *queue, int max, int64 token, TaskqClaimed *out)
 	Oid			argtypes[4] = {TEXTOID, INT4OID, INT4OID, INT8OID};
 	int			n;
 
-	prepare_once(&claim_alone_plan, claim_alone_sql, 4, argtypes);
-	prepare_once(&claim_batch_plan, claim_batch_sql, 4, argtypes);
+	taskq_saved_plan(&claim_alone_plan, claim_alone_sql, 4, argtypes);
+	taskq_saved_plan(&claim_batch_plan, claim_batch_sql, 4, argtypes);
 
 	/* the arguments must outlive SPI: copy them where out lives */
 	n = claim_with(claim_alone_plan, queue, 1, token, out);
@@ -235,7 +209,7 @@ taskq_complete(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n)
 	int			lbs[1] = {1};
 	int			ret;
 
-	prepare_once(&complete_plan, complete_sql, 8, argtypes);
+	taskq_saved_plan(&complete_plan, complete_sql, 8, argtypes);
 
 	for (int i = 0; i < n; i++)
 	{
@@ -302,7 +276,7 @@ taskq_recover_orphans(void)
 	int			ret;
 	uint64		n;
 
-	prepare_once(&recover_plan, recover_sql, 1, argtypes);
+	taskq_saved_plan(&recover_plan, recover_sql, 1, argtypes);
 
 	ntokens = taskq_live_tokens(tokens, max);
 	for (int i = 0; i < ntokens; i++)
@@ -335,7 +309,7 @@ taskq_ms_until_next_due(const char *queue)
 	Datum		d;
 	int64		ms;
 
-	prepare_once(&next_due_plan, next_due_sql, 1, argtypes);
+	taskq_saved_plan(&next_due_plan, next_due_sql, 1, argtypes);
 	values[0] = CStringGetTextDatum(queue);
 	if (SPI_execute_plan(next_due_plan, values, NULL, true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)

@@ -191,15 +191,7 @@ insert_task(Oid fn, Jsonb *args, const EnqueueOptions *opt)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pg_taskq: SPI_connect failed");
-	if (insert_plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(insert_sql, 9, argtypes);
-
-		if (p == NULL)
-			elog(ERROR, "pg_taskq: could not prepare the insert: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		insert_plan = p;
-	}
+	taskq_saved_plan(&insert_plan, insert_sql, 9, argtypes);
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(taskq_tasks_owner(), save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
@@ -217,16 +209,7 @@ insert_task(Oid fn, Jsonb *args, const EnqueueOptions *opt)
 			found = true;
 			break;
 		}
-		if (existing_plan == NULL)
-		{
-			Oid			t[1] = {TEXTOID};
-			SPIPlanPtr	p = SPI_prepare(existing_sql, 1, t);
-
-			if (p == NULL)
-				elog(ERROR, "pg_taskq: could not prepare the unique-key lookup");
-			SPI_keepplan(p);
-			existing_plan = p;
-		}
+		taskq_saved_plan(&existing_plan, existing_sql, 1, &argtypes[7]);
 		if (SPI_execute_plan(existing_plan, &values[7], &nulls[7], false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "pg_taskq: looking up the unique key failed");
 		if (SPI_processed == 1)

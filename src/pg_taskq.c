@@ -20,7 +20,7 @@ PG_MODULE_MAGIC;
 
 char	   *taskq_database = NULL;
 char	   *taskq_queues_string = NULL;
-int			taskq_batch_size = 32;
+int			taskq_batch_size = 100;
 int			taskq_batch_time_ms = 100;
 int			taskq_poll_interval_ms = 10000;
 
@@ -54,7 +54,7 @@ define_gucs(void)
 							"Most tasks a worker claims and runs in one transaction.",
 							NULL,
 							&taskq_batch_size,
-							32, 1, 10000,
+							100, 1, 10000,
 							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);

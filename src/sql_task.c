@@ -357,7 +357,7 @@ get_call_plan(Oid fn, Jsonb *args)
 	check_call(&info, args);
 	n = args_shape(&info, args, &named, &names);
 	sql = build_call_sql(&info, named, names, n, &returns_value);
-	plan = SPI_prepare(sql, 1, argtypes);
+	plan = SPI_prepare_cursor(sql, 1, argtypes, CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "pg_taskq: could not prepare the call of %s: %s", info.display,
 			 SPI_result_code_string(SPI_result));

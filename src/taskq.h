@@ -112,6 +112,10 @@ extern void taskq_complete(const TaskqClaimed *tasks, const TaskqOutcome *outcom
 extern int	taskq_recover_orphans(void);
 extern long taskq_ms_until_next_due(const char *queue);
 
+/* plans.c */
+#include "executor/spi.h"
+extern SPIPlanPtr taskq_saved_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes);
+
 /* sql_task.c: running one SQL task */
 extern Jsonb *taskq_run_sql_task(Oid fn, Jsonb *args);
 extern void taskq_check_sql_task(Oid fn, Jsonb *args);

@@ -104,15 +104,10 @@ taskq_wait(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pg_taskq: SPI_connect failed");
-	if (wait_plan == NULL)
 	{
 		Oid			argtypes[1] = {INT8OID};
-		SPIPlanPtr	p = SPI_prepare(wait_sql, 1, argtypes);
 
-		if (p == NULL)
-			elog(ERROR, "pg_taskq: could not prepare the wait query");
-		SPI_keepplan(p);
-		wait_plan = p;
+		taskq_saved_plan(&wait_plan, wait_sql, 1, argtypes);
 	}
 
 	taskq_waiter_register(id);

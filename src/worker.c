@@ -209,11 +209,16 @@ run_batch(void)
 	if (n == 0)
 		return 0;
 
-	/* 2. run them, and 3. record the outcomes, in one transaction */
+	/*
+	 * 2. run them, and 3. record the outcomes, in one transaction.  No
+	 * snapshot is held across the batch, only one per task (SPI takes a
+	 * fresh one per statement under it), so this worker does not keep the
+	 * rows other workers just claimed from being seen as dead, and skipped
+	 * cheaply, by the claim query's index scan.
+	 */
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
 	batch_start = GetCurrentTimestamp();
 	for (int i = 0; i < n; i++)
 	{
@@ -229,14 +234,17 @@ run_batch(void)
 			break;
 		}
 		CHECK_FOR_INTERRUPTS();
+		PushActiveSnapshot(GetTransactionSnapshot());
 		run_one(&tasks[i], &outcomes[i]);
+		PopActiveSnapshot();
 		if (outcomes[i].kind == TASKQ_SUCCEEDED || outcomes[i].kind == TASKQ_FAILED)
 			finished_ids[finished_ids_n++] = tasks[i].id;
 	}
 	pgstat_report_activity(STATE_RUNNING, "recording task outcomes");
+	PushActiveSnapshot(GetTransactionSnapshot());
 	taskq_complete(tasks, outcomes, n);
-	SPI_finish();
 	PopActiveSnapshot();
+	SPI_finish();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(batch_context);
 	pgstat_report_stat(false);

@@ -57,6 +57,8 @@ GetOptions(
 	'tasks=i'           => \$opt{tasks},
 	'throughput-runs=i' => \$opt{throughput_runs},
 	'latency-n=i'       => \$opt{latency_n},
+	'wait'              => \$opt{wait},
+	'timeout=i'         => \$opt{timeout},
 	'help'              => sub { print_usage(); exit 0 },
 ) or do { print_usage(); exit 1 };
 
@@ -80,6 +82,8 @@ usage: perl test/bench/bench.pl [options]
   --keep                keep the scratch cluster directory
   --strict              exit 3 when a figure is below its floor
   --bindir DIR          PostgreSQL 15 bin directory (default: pg_config --bindir)
+  --wait                throughput: block in taskq.wait on the last task before polling
+  --timeout N           seconds any one wait may take (default 600)
   --pgbench-runs N --pgbench-seconds N --tasks N --throughput-runs N --latency-n N
 EOT
 }
@@ -108,6 +112,7 @@ die "bench.pl: must not run as root (run it as postgres or another user)\n"
 
 my $bindir = find_bindir();
 my $started = time;
+my ($LOAD_START) = split / /, read_file_safe('/proc/loadavg');
 my $tmp = tempdir('taskq_bench_XXXXXX', TMPDIR => 1, CLEANUP => !$opt{keep});
 my $pgdata = "$tmp/data";
 my $sockdir = $tmp;
@@ -222,9 +227,13 @@ sub wl_throughput
 			'COMMIT',
 			'SELECT extract(epoch from clock_timestamp())');
 
-		# Block until the highest id is finished (taskq.wait), then poll the
-		# partial indexes every 5 ms until nothing is queued or running.
-		$s->query(<<"EOSQL", $opt{timeout} + 30);
+		# Poll every 10 ms (a short autocommit query on the partial indexes)
+		# until no task of the run is queued or running.  By default we do
+		# not block in taskq.wait: a statement blocked in it keeps its
+		# snapshot, which holds back the xmin horizon, so the rows finished
+		# meanwhile cannot be seen as dead by the claim query's index scans,
+		# and the bench would slow down what it measures (--wait to try).
+		$s->query(<<"EOSQL", $opt{timeout} + 30) if $opt{wait};
 DO \$\$ BEGIN
 	PERFORM taskq.wait($hi, interval '$opt{timeout} s');
 EXCEPTION WHEN OTHERS THEN
@@ -235,15 +244,18 @@ EOSQL
 		my $deadline = time + $opt{timeout};
 		while (1)
 		{
+			# one EXISTS per state, so that each is answered by its partial
+			# index (a range on the primary key would read every task of the
+			# run at each poll and take CPU from the workers)
 			my ($busy, $t) = split /\|/, $s->query(
-				"SELECT EXISTS (SELECT FROM taskq.tasks WHERE queue = 'bench' "
-				. "AND state IN ('queued', 'running') AND id BETWEEN $lo AND $hi), "
+				"SELECT EXISTS (SELECT FROM taskq.tasks WHERE queue = 'bench' AND state = 'queued') "
+				. "OR EXISTS (SELECT FROM taskq.tasks WHERE queue = 'bench' AND state = 'running'), "
 				. "extract(epoch from clock_timestamp())");
 			if ($busy eq 'f') { $t_done = $t; last; }
 			die "throughput: tasks still unfinished after $opt{timeout} s: "
 				. state_counts('bench', $lo, $hi) . "\n"
 				if time > $deadline;
-			sleep 0.005;
+			sleep 0.010;
 		}
 
 		my ($ok, $first_start, $last_finish, $workers, $batched) = split /\|/, $s->query(
@@ -278,8 +290,10 @@ EOSQL
 	my ($w, $t) = (median(@wall), median(@table));
 	my $tps = $FIG{pgbench_tps};
 	my $k = @wall > 1 ? sprintf(' (median of %d)', scalar @wall) : '';
-	my $detail = sprintf '%s worker pids, %s batched, first start %s ms after commit',
-		join('/', map { $_->{workers} } @runs),
+	# worker_pid may be cleared when a task finishes: only shown when kept
+	my $detail = sprintf '%s%s batched, first start %s ms after commit',
+		(grep { $_->{workers} } @runs)
+			? join('/', map { $_->{workers} } @runs) . ' worker pids, ' : '',
 		join('/', map { $_->{batched} } @runs),
 		join('/', map { sprintf '%.1f', $_->{start_delay} } @runs);
 	add_row(
@@ -430,7 +444,12 @@ sub report
 	$r .= "- PostgreSQL: $ver\n";
 	$r .= "- pg_taskq: $ext" . ($git ? " ($git)" : '') . "\n";
 	$r .= "- kernel: $u[0] $u[2] $u[4]; nproc: $nproc" . ($cpu ? "; CPU: $cpu" : '') . "\n";
-	$r .= "- load average (1 min) at the end: $load\n" if defined $load;
+	$r .= "- load average (1 min) at the start / end: "
+		. ($LOAD_START // '?') . ' / ' . ($load // '?') . "\n";
+	my @others = other_postmasters();
+	$r .= '- other PostgreSQL servers running on this machine at the end: '
+		. scalar(@others) . (@others ? ' (' . join(', ', @others) . ')' : '')
+		. "\n";
 	$r .= sprintf "- date: %s; total time %.0f s\n",
 		strftime('%Y-%m-%d %H:%M:%S %Z', localtime), time - $started;
 	$r .= "- scratch cluster (initdb defaults), server settings not at their default: $settings\n";
@@ -545,6 +564,24 @@ sub wait_for_workers
 	my $list = psql_exec("SELECT string_agg(application_name, ', ' ORDER BY application_name) "
 		. "FROM pg_stat_activity WHERE backend_type = 'taskq worker'");
 	note("workers up: $list");
+}
+
+# data directories of the postmasters running on this machine, except ours
+# (they share the CPUs and the disk with the bench, SPEC 8 ratios or not)
+sub other_postmasters
+{
+	my @dirs;
+	for my $cmdline (glob '/proc/[0-9]*/cmdline')
+	{
+		my @argv = split /\0/, read_file_safe($cmdline);
+		next unless @argv && $argv[0] =~ m{(^|/)(postgres|postmaster)$};
+		for my $i (1 .. $#argv - 1)
+		{
+			next unless $argv[$i] eq '-D';
+			push @dirs, $argv[ $i + 1 ] unless $argv[ $i + 1 ] eq $pgdata;
+		}
+	}
+	return sort @dirs;
 }
 
 sub state_counts

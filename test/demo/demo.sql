@@ -9,6 +9,8 @@
 -- the same database (psql -f test/demo/demo.sql): it starts afresh.
 
 \set ON_ERROR_STOP on
+\set QUIET on
+SET client_min_messages = warning;
 
 \echo
 \echo '== 1. The extension, and the queues its workers serve (taskq.queues)'
@@ -16,6 +18,7 @@ CREATE EXTENSION IF NOT EXISTS pg_taskq;
 SELECT * FROM taskq.queues() ORDER BY queue;
 
 
+\echo
 \echo '== 2. Some data, and the ordinary SQL functions that tasks will call'
 DROP SCHEMA IF EXISTS demo CASCADE;
 CREATE SCHEMA demo;
@@ -97,6 +100,7 @@ END
 $$;
 
 
+\echo
 \echo '== 3. Enqueue 20 tasks in one transaction: workers see them when it commits'
 BEGIN;
 
@@ -137,6 +141,7 @@ SELECT taskq.enqueue('demo.flaky', max_attempts => 3) AS flaky_id
 COMMIT;
 
 
+\echo
 \echo '== 4. Enqueue from a trigger: each new page arrives as the argument of a task'
 -- the task function takes the table's row type
 CREATE FUNCTION demo.page_added(page demo.pages) RETURNS jsonb
@@ -152,6 +157,7 @@ INSERT INTO demo.pages (title, body) VALUES
 	('http', 'Soon: HTTP tasks, many requests in flight in one worker.');
 
 
+\echo
 \echo '== 5. Progress: taskq.queue_stats, three times, a second apart'
 \set progress 'SELECT queue, concurrency, queued, running, succeeded, failed FROM taskq.queue_stats ORDER BY queue;'
 :progress
@@ -161,20 +167,24 @@ INSERT INTO demo.pages (title, body) VALUES
 :progress
 
 
+\echo
 \echo '== 6. taskq.wait: block until a task is finished (no polling), get its row'
 SELECT id, fn, state, attempt, result FROM taskq.wait(:delayed_id);
 SELECT id, fn, state, attempt, result FROM taskq.wait(:flaky_id);
 
 
+\echo
 \echo '== 7. Results are tables'
 SELECT id, queue, fn, state, attempt, result, error FROM taskq.tasks ORDER BY id;
 
+\echo
 \echo 'The serial queue wrote its journal one entry at a time, in one worker:'
 SELECT n, to_char(started, 'HH24:MI:SS.MS') AS started,
 	   to_char(finished, 'HH24:MI:SS.MS') AS finished, worker_pid
 FROM demo.journal
 ORDER BY n;
 
+\echo
 \echo 'Metrics written by tasks, the last two enqueued by the trigger:'
 SELECT m.page_id, p.title, m.words
 FROM demo.page_metrics AS m

@@ -26,6 +26,13 @@ TASKQ_DEPS=(
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
+# scratch copies, clusters and the tests' own temporary files (TAP's socket
+# directories) go where the postgres account can reach them
+if [ "$(id -u)" -eq 0 ] || [ -z "${TMPDIR:-}" ]; then
+	TMPDIR=/tmp
+fi
+export TMPDIR
+
 # say: a progress message, on stderr so it never mixes with captured output
 say() {
 	printf '==> %s\n' "$*" >&2
@@ -111,7 +118,7 @@ build_and_install() {
 make_scratch_copy() {
 	local dir
 
-	dir=$(mktemp -d "${TMPDIR:-/tmp}/pg_taskq.XXXXXX")
+	dir=$(mktemp -d "$TMPDIR/pg_taskq.XXXXXX")
 	tar -C "$REPO_ROOT" -cf - \
 		--exclude=./.git \
 		--exclude='*.o' --exclude='*.so' --exclude='*.bc' \

@@ -10,7 +10,7 @@ set -euo pipefail
 install_deps
 build_and_install
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/pg_taskq-demo.XXXXXX")
+dir=$(mktemp -d "$TMPDIR/pg_taskq-demo.XXXXXX")
 port=$(free_port)
 bindir=$("$PG_CONFIG" --bindir)
 

@@ -20,7 +20,7 @@ build_and_install
 trap - EXIT
 
 scratch=$(make_scratch_copy)
-output=$(mktemp "${TMPDIR:-/tmp}/pg_taskq-tests.XXXXXX.log")
+output=$(mktemp "$TMPDIR/pg_taskq-tests.XXXXXX.log")
 say "running the tests as $(server_user) in $scratch (at most ${timeout_s}s)"
 
 # `timeout` signals its whole process group, so make, pg_regress and its
@@ -63,14 +63,16 @@ read -r passed failed < <(awk '
 		print p + (tp > 0 ? tp : 0), f + tf
 	}' "$output")
 
-# show_file FILE [LINES]: print a file under a header, the last LINES of it
+# show_file FILE [LINES]: print a file under a header: its last LINES lines,
+# or its first 400 without LINES
 show_file() {
 	if [ -s "$1" ]; then
-		echo "---- $1${2:+ (last $2 lines)}"
 		if [ -n "${2:-}" ]; then
+			echo "---- $1 (last $2 lines)"
 			tail -n "$2" "$1"
 		else
-			cat "$1"
+			echo "---- $1"
+			head -n 400 "$1"
 		fi
 	fi
 }

@@ -14,7 +14,9 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use TaskqTest;
 
-my $node = taskq_node('rollback', queues => 'default:2');
+# workers must be woken by commits, not by the ten-minute safety-net poll
+my $node = taskq_node('rollback', queues => 'default:2',
+	conf => "taskq.poll_interval = '10min'");
 ok(wait_workers($node, 2), 'two workers');
 
 $node->safe_psql('postgres', <<'SQL');

@@ -1,7 +1,8 @@
 # TaskqTest.pm: helpers shared by the TAP tests of pg_taskq (test/t/*.pl).
 #
 # Each test file builds its own throwaway cluster with the library preloaded,
-# through taskq_node(); the other helpers wait for tasks and workers with
+# through taskq_node() (TASKQ_TEST_CONF in the environment adds settings to
+# every node); the other helpers wait for tasks and workers with
 # polling queries (never fixed sleeps) and bounded timeouts, so a broken
 # feature makes a test fail in about a minute instead of hanging.
 
@@ -32,6 +33,10 @@ sub taskq_node
 	my ($name, %opt) = @_;
 	my $queues = $opt{queues} // 'default:2';
 	my $extra = $opt{conf} // '';
+
+	# TASKQ_TEST_CONF: more settings for every node, to run the whole suite
+	# under another configuration (e.g. 'taskq.batch_size = 1')
+	$extra .= "\n$ENV{TASKQ_TEST_CONF}\n" if defined $ENV{TASKQ_TEST_CONF};
 
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	$node->init;
