@@ -30,7 +30,8 @@ is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extna
 # without shared_preload_libraries, loading fails with a clear message
 $node->append_conf('postgresql.conf', "shared_preload_libraries = ''\n");
 $node->restart;
-my ($ret, $out, $err) = $node->psql('postgres', 'CREATE EXTENSION pg_taskq');
+$node->safe_psql('postgres', 'CREATE DATABASE other');
+my ($ret, $out, $err) = $node->psql('other', 'CREATE EXTENSION pg_taskq');
 isnt($ret, 0, 'CREATE EXTENSION fails without shared_preload_libraries');
 like($err, qr/pg_taskq must be loaded via shared_preload_libraries/, 'with a clear error');
 like($err, qr/HINT:  Add pg_taskq to shared_preload_libraries/, 'and a hint');
