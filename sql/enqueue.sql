@@ -53,3 +53,29 @@ SELECT count(*) FROM taskq.tasks WHERE unique_key = 'rolled back';
 SELECT taskq.enqueue('pg_sleep(double precision)', '[10]', timeout => '200 ms',
                      max_attempts => 1) AS t10 \gset
 SELECT state, error, sqlstate FROM taskq.wait(:t10, '30 s');
+
+-- tasks create tasks: committed with the parent's success, discarded with its failure
+CREATE FUNCTION spawn(n int, fail bool) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE child bigint;
+BEGIN
+  child := taskq.enqueue('update_metrics', jsonb_build_array(n));
+  IF fail THEN RAISE EXCEPTION 'spawn failed'; END IF;
+  RETURN child;
+END $$;
+SELECT taskq.enqueue('spawn', '[500, false]') AS sp1 \gset
+SELECT (taskq.wait(:sp1, '30 s')).result AS child \gset
+SELECT state, result FROM taskq.wait(:child, '30 s');
+SELECT taskq.enqueue('spawn', '[501, true]', max_attempts => 1) AS sp2 \gset
+SELECT state, error FROM taskq.wait(:sp2, '30 s');
+SELECT count(*) AS children_of_failed_task FROM taskq.tasks WHERE args = '[501]';
+
+-- settings a task changes do not leak into the next task of the same worker
+CREATE FUNCTION set_tz() RETURNS text LANGUAGE sql
+AS $$ SELECT set_config('timezone', 'Asia/Tokyo', false) $$;
+CREATE FUNCTION get_tz() RETURNS text LANGUAGE sql AS $$ SELECT current_setting('timezone') $$;
+BEGIN;
+SELECT taskq.enqueue('set_tz', queue => 'serial_queue') AS tz1 \gset
+SELECT taskq.enqueue('get_tz', queue => 'serial_queue') AS tz2 \gset
+COMMIT;
+SELECT result FROM taskq.wait(:tz1, '30 s');
+SELECT result <> '"Asia/Tokyo"' AS not_leaked FROM taskq.wait(:tz2, '30 s');

@@ -34,7 +34,7 @@ SELECT taskq.wait(1);
 ROLLBACK;
 BEGIN;
 SELECT taskq.enqueue('noop', delay => '1 hour') AS mine \gset
-SELECT taskq.wait(:mine);
+SELECT expect_error(format('SELECT taskq.wait(%s)', :mine));
 ROLLBACK;
 SELECT count(*) = :tasks_before AS nothing_changed FROM taskq.tasks;
 -- the queue GUC: a malformed value is refused with a reason

@@ -26,3 +26,12 @@ BEGIN
 END $$;
 CREATE FUNCTION ints(n int) RETURNS SETOF int LANGUAGE sql AS $$ SELECT generate_series(1, n) $$;
 CREATE FUNCTION whoami() RETURNS text LANGUAGE sql AS $$ SELECT current_user::text $$;
+-- for errors whose message holds a task id: SQLSTATE and message, ids masked
+CREATE FUNCTION expect_error(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE stmt;
+  RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, '[0-9]+', 'N', 'g');
+END $$;
+GRANT EXECUTE ON FUNCTION expect_error(text) TO PUBLIC;

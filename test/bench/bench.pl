@@ -107,8 +107,19 @@ my %QUEUE_WORKERS = (bench => 2, latency => 1);
 
 # ---------------------------------------------------------------- set-up
 
-die "bench.pl: must not run as root (run it as postgres or another user)\n"
-	if $> == 0;
+if ($> == 0)
+{
+	print STDERR "bench.pl: must not run as root (run it as postgres or another user)\n";
+	exit 1;
+}
+my %only = map { $_ => 1 } split /\s*,\s*/, ($opt{only} // '');
+for my $name (sort keys %only)
+{
+	next if grep { $_->{name} eq $name } @WORKLOADS;
+	print STDERR "bench.pl: unknown workload '$name' (known: "
+		. join(', ', map { $_->{name} } @WORKLOADS) . ")\n";
+	exit 1;
+}
 
 my $bindir = find_bindir();
 my $started = time;
@@ -154,13 +165,6 @@ EOSQL
 	psql_exec($sql_setup);
 	wait_for_workers();
 
-	my %only = map { $_ => 1 } split /\s*,\s*/, ($opt{only} // '');
-	for my $name (keys %only)
-	{
-		die "unknown workload '$name' (known: "
-			. join(', ', map { $_->{name} } @WORKLOADS) . ")\n"
-			unless grep { $_->{name} eq $name } @WORKLOADS;
-	}
 	for my $wl (@WORKLOADS)
 	{
 		next if %only && !$only{ $wl->{name} };

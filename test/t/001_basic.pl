@@ -197,6 +197,27 @@ is( $node->safe_psql('postgres',
 is($node->safe_psql('postgres', 'SELECT count(*) FROM taskq.tasks', connstr => $alice),
 	'1', 'alice sees only her own task');
 
+# A trigger's task gets the NEW row as the table's row type, and runs as the
+# role whose statement fired the trigger.
+$node->safe_psql('postgres', <<'SQL');
+CREATE TABLE entries (id int, name text);
+CREATE FUNCTION who_and_row(e entries) RETURNS text LANGUAGE sql
+	AS $$ SELECT current_user || ':' || (e).id || ':' || (e).name $$;
+CREATE TRIGGER entries_task AFTER INSERT ON entries
+	FOR EACH ROW EXECUTE FUNCTION taskq.enqueue_trigger('who_and_row', 'high_priority');
+GRANT INSERT ON entries TO alice;
+SQL
+$node->safe_psql('postgres', "INSERT INTO entries VALUES (7, 'seven')", connstr => $alice);
+ok( poll_until($node,
+		"SELECT count(*) FROM taskq.tasks WHERE fn = 'who_and_row(entries)'::regprocedure "
+		  . "AND state NOT IN ('queued', 'running')", '1', 60),
+	'the task enqueued by the trigger finished');
+is( $node->safe_psql('postgres',
+		"SELECT queue, state, owner::text, result #>> '{}' FROM taskq.tasks "
+		  . "WHERE fn = 'who_and_row(entries)'::regprocedure"),
+	'high_priority|succeeded|alice|alice:7:seven',
+	'the trigger passed NEW as a row of entries and the task ran as the inserting role');
+
 # ---------------------------------------------------------------------------
 # Configuration reload
 # ---------------------------------------------------------------------------

@@ -36,7 +36,11 @@ sub taskq_node
 
 	# TASKQ_TEST_CONF: more settings for every node, to run the whole suite
 	# under another configuration (e.g. 'taskq.batch_size = 1')
-	$extra .= "\n$ENV{TASKQ_TEST_CONF}\n" if defined $ENV{TASKQ_TEST_CONF};
+	if (defined $ENV{TASKQ_TEST_CONF})
+	{
+		note "TASKQ_TEST_CONF: $ENV{TASKQ_TEST_CONF}";
+		$extra .= "\n$ENV{TASKQ_TEST_CONF}\n";
+	}
 
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	$node->init;
