@@ -118,7 +118,7 @@ claim_with(SPIPlanPtr plan, const char *queue, int max, int64 token, TaskqClaime
 	values[1] = Int32GetDatum(max);
 	values[2] = Int32GetDatum(MyProcPid);
 	values[3] = Int64GetDatum(token);
-	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	ret = taskq_execute_plan(plan, values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "pg_taskq: claim failed: %s", SPI_result_code_string(ret));
 
@@ -255,7 +255,7 @@ taskq_complete(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n)
 	values[7] = PointerGetDatum(construct_array(backoff, n, FLOAT8OID, 8, true, TYPALIGN_DOUBLE));
 	(void) nulls_unused;
 
-	ret = SPI_execute_plan(complete_plan, values, NULL, false, 0);
+	ret = taskq_execute_plan(complete_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "pg_taskq: recording task outcomes failed: %s", SPI_result_code_string(ret));
 }
@@ -283,7 +283,7 @@ taskq_recover_orphans(void)
 		token_datums[i] = Int64GetDatum(tokens[i]);
 	values[0] = PointerGetDatum(construct_array(token_datums, ntokens, INT8OID, 8, true,
 												TYPALIGN_DOUBLE));
-	ret = SPI_execute_plan(recover_plan, values, NULL, false, 0);
+	ret = taskq_execute_plan(recover_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "pg_taskq: orphan recovery failed: %s", SPI_result_code_string(ret));
 	n = SPI_processed;
@@ -311,7 +311,7 @@ taskq_ms_until_next_due(const char *queue)
 
 	taskq_saved_plan(&next_due_plan, next_due_sql, 1, argtypes);
 	values[0] = CStringGetTextDatum(queue);
-	if (SPI_execute_plan(next_due_plan, values, NULL, true, 1) != SPI_OK_SELECT ||
+	if (taskq_execute_plan(next_due_plan, values, NULL, true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		return -1;
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);

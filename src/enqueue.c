@@ -210,7 +210,7 @@ insert_task(Oid fn, Jsonb *args, const EnqueueOptions *opt)
 			break;
 		}
 		taskq_saved_plan(&existing_plan, existing_sql, 1, &argtypes[7]);
-		if (SPI_execute_plan(existing_plan, &values[7], &nulls[7], false, 1) != SPI_OK_SELECT)
+		if (taskq_execute_plan(existing_plan, &values[7], &nulls[7], false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "pg_taskq: looking up the unique key failed");
 		if (SPI_processed == 1)
 		{

@@ -13,6 +13,7 @@
 
 #include "executor/spi.h"
 #include "nodes/parsenodes.h"
+#include "utils/guc.h"
 
 #include "taskq.h"
 
@@ -34,4 +35,32 @@ taskq_saved_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 		*plan = p;
 	}
 	return *plan;
+}
+
+/*
+ * Execute one of our saved plans with the planner pinned to index access.
+ *
+ * The queue table swings from empty to millions of rows, and a generic plan
+ * made while it was small (a worker prepares its plans at start-up, often
+ * on an empty table) would keep a sequential scan or a hash join for ever.
+ * Every statement of ours reaches rows by an index, so planning (which
+ * happens inside the first execution, or after an invalidation) is done
+ * with sequential scans and hash/merge joins disabled.  The settings are
+ * undone at once; a task's own queries never see them.
+ */
+int
+taskq_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only, long count)
+{
+	int			nest = NewGUCNestLevel();
+	int			ret;
+
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("enable_hashjoin", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("enable_mergejoin", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	ret = SPI_execute_plan(plan, values, nulls, read_only, count);
+	AtEOXact_GUC(true, nest);
+	return ret;
 }

@@ -115,6 +115,8 @@ extern long taskq_ms_until_next_due(const char *queue);
 /* plans.c */
 #include "executor/spi.h"
 extern SPIPlanPtr taskq_saved_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes);
+extern int	taskq_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls,
+							   bool read_only, long count);
 
 /* sql_task.c: running one SQL task */
 extern Jsonb *taskq_run_sql_task(Oid fn, Jsonb *args);

@@ -51,7 +51,7 @@ read_task(int64 id, bool *final, TransactionId *xmin)
 	bool		isnull;
 	char	   *state;
 
-	if (SPI_execute_plan(wait_plan, values, NULL, false, 1) != SPI_OK_SELECT)
+	if (taskq_execute_plan(wait_plan, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "pg_taskq: reading the task failed");
 	if (SPI_processed == 0)
 		ereport(ERROR,

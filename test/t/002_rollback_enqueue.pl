@@ -3,7 +3,8 @@
 #
 # A rolled-back enqueue (whole transaction or savepoint) leaves no task and
 # its function never runs; a task enqueued in a transaction that is still
-# open is not run until the commit, and then it is.
+# open is not run until the commit, and then it is.  Tasks enqueued by a task
+# exist only if that task succeeds (SPEC 3, "Tasks create tasks").
 
 use strict;
 use warnings;
@@ -83,6 +84,43 @@ is($node->safe_psql('postgres', "SELECT string_agg(tag, ',' ORDER BY tag) FROM m
 	'each committed task ran exactly once, no rolled-back one ever ran');
 is($node->safe_psql('postgres', "SELECT count(*) FROM taskq.tasks WHERE id IN ($rb_id, $sp1, $sp2)"),
 	'0', 'rolled-back tasks still do not exist');
+
+# Tasks create tasks: what a task enqueues commits with its success and is
+# discarded when it fails.
+$node->safe_psql('postgres', <<'SQL');
+CREATE FUNCTION spawner(tag text, fail boolean) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	child bigint;
+BEGIN
+	child := taskq.enqueue('mark', jsonb_build_array(tag));
+	IF fail THEN
+		RAISE EXCEPTION 'spawner fails after enqueuing task %', child;
+	END IF;
+	RETURN child;
+END $$;
+SQL
+my $good = enqueue($node, q{'spawner', '["child_ok", false]', max_attempts => 1});
+my $bad = enqueue($node, q{'spawner', '["child_bad", true]', max_attempts => 1});
+is($node->safe_psql('postgres', "SELECT state FROM taskq.wait($bad, '60 s')"),
+	'failed', 'the failing spawner failed');
+my $child = $node->safe_psql('postgres',
+	"SELECT result FROM taskq.wait($good, '60 s') WHERE state = 'succeeded'");
+like($child, qr/^\d+$/, 'the succeeding spawner returned the id of its child task');
+SKIP:
+{
+	skip 'no child task id', 1 unless $child =~ /^\d+$/;
+	is($node->safe_psql('postgres', "SELECT state, args FROM taskq.wait($child, '60 s')"),
+		'succeeded|["child_ok"]', 'the child of the succeeding task ran');
+}
+my $later2 = enqueue($node, q{'mark', '["after_spawners"]'});
+is($node->safe_psql('postgres', "SELECT state FROM taskq.wait($later2, '60 s')"),
+	'succeeded', 'a later task ran');
+is( $node->safe_psql('postgres',
+		"SELECT count(*) FROM taskq.tasks WHERE args = '[\"child_bad\"]'"),
+	'0', 'the task enqueued by the failed task does not exist');
+is( $node->safe_psql('postgres',
+		"SELECT string_agg(tag, ',' ORDER BY tag) FROM marks WHERE tag LIKE 'child%'"),
+	'child_ok', 'only the child of the succeeding task ran');
 
 dump_tasks($node);
 $node->stop;

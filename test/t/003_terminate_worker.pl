@@ -32,7 +32,7 @@ $node->safe_psql('postgres',
 	"SELECT taskq.enqueue('work', jsonb_build_array(g)) FROM generate_series(1, $ntasks) g");
 
 my ($pid, $task) = find_busy_worker($node);
-ok(defined $pid, 'caught a worker running a task') or BAIL_OUT('no busy worker seen');
+ok(defined $pid, 'caught a worker running a task') or die 'no busy worker seen';
 note "terminating worker $pid while it runs task $task";
 
 my $offset = -s $node->logfile;
