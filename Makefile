@@ -18,12 +18,16 @@ OBJS = \
 	src/sql_task.o \
 	src/enqueue.o \
 	src/wait.o \
-	src/plans.o
+	src/plans.o \
+	src/commit_wakeups.o \
+	src/workflow.o \
+	src/signature.o \
+	src/workflow_enqueue.o
 
 DATA = $(wildcard extension/pg_taskq--*.sql)
 EXTRA_CLEAN = tmp_check tmp_check_iso results regression.diffs regression.out output_iso
 
-PG_CPPFLAGS = -I$(srcdir)/src
+PG_CPPFLAGS = -I$(srcdir)/src -DTASKQ_VERSION=\"$(EXTVERSION)\"
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror
 SHLIB_LINK += -lcurl
 

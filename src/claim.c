@@ -43,7 +43,8 @@
 " FROM c WHERE t.id OPERATOR(pg_catalog.=) ANY (c.ids)" \
 " RETURNING t.id, t.fn::pg_catalog.oid, t.args, t.owner::pg_catalog.oid, t.attempt," \
 "   t.max_attempts, t.priority, t.run_at," \
-"   (pg_catalog.date_part('epoch', t.timeout) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4"
+"   (pg_catalog.date_part('epoch', t.timeout) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4," \
+"   t.has_dependents"
 
 static const char *claim_alone_sql = CLAIM_SQL("run_alone", "1 + 0 * $2");
 static const char *claim_batch_sql = CLAIM_SQL("NOT run_alone", "$2");
@@ -93,7 +94,7 @@ static const char *recover_sql =
 "  run_at = pg_catalog.now()"
 " WHERE t.state OPERATOR(pg_catalog.=) 'running'"
 "   AND t.worker_token OPERATOR(pg_catalog.<>) ALL ($1::pg_catalog.int8[])"
-" RETURNING t.queue";
+" RETURNING t.queue, t.id, t.state OPERATOR(pg_catalog.=) 'failed', t.has_dependents";
 
 static const char *next_due_sql =
 "SELECT (pg_catalog.date_part('epoch', pg_catalog.min(run_at) OPERATOR(pg_catalog.-)"
@@ -146,6 +147,7 @@ claim_with(SPIPlanPtr plan, const char *queue, int max, int64 token, TaskqClaime
 		t->run_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 8, &isnull));
 		d = SPI_getbinval(tup, desc, 9, &isnull);
 		t->timeout_ms = isnull ? 0 : Max(1, DatumGetInt32(d));
+		t->has_dependents = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
 	}
 	MemoryContextSwitchTo(oldcontext);
 	return (int) n;
@@ -259,6 +261,23 @@ taskq_complete(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n)
 	ret = taskq_execute_plan(complete_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "pg_taskq: recording task outcomes failed: %s", SPI_result_code_string(ret));
+
+	/* workflow steps: release or fail what waits for them, in this transaction */
+	{
+		int64	   *succeeded = palloc(sizeof(int64) * n);
+		int			nsucceeded = 0;
+
+		for (int i = 0; i < n; i++)
+		{
+			if (!tasks[i].has_dependents)
+				continue;
+			if (outcomes[i].kind == TASKQ_SUCCEEDED)
+				succeeded[nsucceeded++] = tasks[i].id;
+			else if (outcomes[i].kind == TASKQ_FAILED)
+				taskq_advance_failed(tasks[i].id);
+		}
+		taskq_advance_succeeded(succeeded, nsucceeded);
+	}
 }
 
 /*
@@ -291,11 +310,24 @@ taskq_recover_orphans(void)
 	if (n > 0)
 		ereport(LOG,
 				(errmsg("pg_taskq recovered " UINT64_FORMAT " task(s) left running by workers that ended", n)));
-	for (uint64 i = 0; i < n; i++)
 	{
-		char	   *queue = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		SPITupleTable *recovered = SPI_tuptable;
 
-		taskq_wake_queue(queue);
+		for (uint64 i = 0; i < n; i++)
+		{
+			HeapTuple	tup = recovered->vals[i];
+			bool		isnull;
+
+			int64		id = DatumGetInt64(SPI_getbinval(tup, recovered->tupdesc, 2, &isnull));
+
+			taskq_wake_queue(SPI_getvalue(tup, recovered->tupdesc, 1));
+			if (!DatumGetBool(SPI_getbinval(tup, recovered->tupdesc, 3, &isnull)))
+				continue;
+			/* it crashed for the last time: it has ended, and so have its dependents */
+			taskq_wake_waiters_at_commit(id);
+			if (DatumGetBool(SPI_getbinval(tup, recovered->tupdesc, 4, &isnull)))
+				taskq_advance_failed(id);
+		}
 	}
 	return (int) n;
 }

@@ -51,11 +51,6 @@ typedef struct EnqueueOptions
 	text	   *unique_key;		/* NULL = none */
 } EnqueueOptions;
 
-/* queues to wake when this transaction commits */
-static char pending_queues[TASKQ_MAX_QUEUES][NAMEDATALEN];
-static int	npending = 0;
-static bool xact_callback_registered = false;
-
 static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr existing_plan = NULL;
 
@@ -71,45 +66,6 @@ static const char *existing_sql =
 "SELECT id FROM taskq.tasks"
 " WHERE unique_key OPERATOR(pg_catalog.=) $1"
 "   AND state IN ('waiting', 'queued', 'running')";
-
-static void
-wake_on_commit(XactEvent event, void *arg)
-{
-	switch (event)
-	{
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-			for (int i = 0; i < npending; i++)
-				taskq_wake_queue(pending_queues[i]);
-			npending = 0;
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			npending = 0;
-			break;
-		default:
-			break;
-	}
-}
-
-/* Remember to wake the queue's workers at commit: once per transaction. */
-static void
-wake_queue_at_commit(const char *queue)
-{
-	if (!xact_callback_registered)
-	{
-		RegisterXactCallback(wake_on_commit, NULL);
-		xact_callback_registered = true;
-	}
-	for (int i = 0; i < npending; i++)
-	{
-		if (strcmp(pending_queues[i], queue) == 0)
-			return;
-	}
-	if (npending < TASKQ_MAX_QUEUES)
-		strlcpy(pending_queues[npending++], queue, NAMEDATALEN);
-}
 
 /* The owner of taskq.tasks, whose rights the insert uses. */
 Oid
@@ -138,8 +94,8 @@ taskq_tasks_owner(void)
  * 'name(argtypes)' like regprocedure.  Unknown and ambiguous names get
  * PostgreSQL's own errors.
  */
-static Oid
-resolve_function(text *fn)
+Oid
+taskq_resolve_function(text *fn)
 {
 	char	   *name = text_to_cstring(fn);
 
@@ -148,8 +104,8 @@ resolve_function(text *fn)
 	return DatumGetObjectId(DirectFunctionCall1(regprocin, CStringGetDatum(name)));
 }
 
-static void
-check_queue(const char *queue)
+void
+taskq_check_queue(const char *queue)
 {
 	if (taskq_queue_concurrency(queue) == 0)
 		ereport(ERROR,
@@ -227,20 +183,59 @@ insert_task(Oid fn, Jsonb *args, const EnqueueOptions *opt)
 				 errmsg("could not enqueue a task with unique key \"%s\"", text_to_cstring(opt->unique_key)),
 				 errdetail("Tasks with that key kept appearing and finishing concurrently.")));
 
-	wake_queue_at_commit(opt->queue);
+	taskq_wake_queue_at_commit(opt->queue);
 	return id;
 }
 
+/*
+ * Check the options every task has; a NULL delay or timeout is none.
+ */
+void
+taskq_check_options(int priority, Interval *delay, int max_attempts, Interval *timeout)
+{
+	Interval	zero = {0};
+
+	if (priority < PRIORITY_MIN || priority > PRIORITY_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("priority %d is out of range", priority),
+				 errdetail("Priorities go from %d to %d; higher runs first, and the default is 0.",
+						   PRIORITY_MIN, PRIORITY_MAX)));
+	if (delay && DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(delay),
+												  IntervalPGetDatum(&zero))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("delay must not be negative")));
+	if (max_attempts < 1 || max_attempts > 1000)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("max_attempts must be between 1 and 1000")));
+	if (timeout && DatumGetBool(DirectFunctionCall2(interval_le, IntervalPGetDatum(timeout),
+													IntervalPGetDatum(&zero))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout must be positive")));
+}
+
+/* The clock now plus delay. */
+TimestampTz
+taskq_after_delay(Interval *delay)
+{
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+												   TimestampTzGetDatum(GetCurrentTimestamp()),
+												   IntervalPGetDatum(delay)));
+}
+
 /* Check the function, the caller's right to run it, and the arguments. */
-static void
-check_task(Oid fn, Jsonb *args)
+void
+taskq_check_task(Oid fn, Jsonb *args, bool may_receive)
 {
 	AclResult	aclresult;
 
 	aclresult = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(fn));
-	taskq_check_sql_task(fn, args);
+	taskq_check_sql_task(fn, args, may_receive);
 }
 
 Datum
@@ -254,7 +249,7 @@ taskq_enqueue(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("the function of a task must not be null")));
-	fn = resolve_function(PG_GETARG_TEXT_PP(0));
+	fn = taskq_resolve_function(PG_GETARG_TEXT_PP(0));
 	args = PG_ARGISNULL(1) ? DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("[]")))
 		: PG_GETARG_JSONB_P(1);
 
@@ -263,59 +258,26 @@ taskq_enqueue(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("queue must not be null")));
 	opt.queue = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	check_queue(opt.queue);
-
-	opt.priority = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3);
-	if (opt.priority < PRIORITY_MIN || opt.priority > PRIORITY_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("priority %d is out of range", opt.priority),
-				 errdetail("Priorities go from %d to %d; higher runs first, and the default is 0.",
-						   PRIORITY_MIN, PRIORITY_MAX)));
+	taskq_check_queue(opt.queue);
 
 	if (!PG_ARGISNULL(4) && !PG_ARGISNULL(5))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("run_at and delay cannot both be given")));
+	opt.priority = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3);
+	opt.max_attempts = PG_ARGISNULL(6) ? 3 : PG_GETARG_INT32(6);
+	opt.timeout = PG_ARGISNULL(7) ? NULL : PG_GETARG_INTERVAL_P(7);
+	taskq_check_options(opt.priority, PG_ARGISNULL(5) ? NULL : PG_GETARG_INTERVAL_P(5),
+						opt.max_attempts, opt.timeout);
 	if (!PG_ARGISNULL(4))
 		opt.run_at = PG_GETARG_TIMESTAMPTZ(4);
 	else if (!PG_ARGISNULL(5))
-	{
-		Interval   *delay = PG_GETARG_INTERVAL_P(5);
-		Interval	zero = {0};
-
-		if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(delay),
-											 IntervalPGetDatum(&zero))))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("delay must not be negative")));
-		opt.run_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-															 TimestampTzGetDatum(GetCurrentTimestamp()),
-															 IntervalPGetDatum(delay)));
-	}
+		opt.run_at = taskq_after_delay(PG_GETARG_INTERVAL_P(5));
 	else
 		opt.run_at = GetCurrentTransactionStartTimestamp();
-
-	opt.max_attempts = PG_ARGISNULL(6) ? 3 : PG_GETARG_INT32(6);
-	if (opt.max_attempts < 1 || opt.max_attempts > 1000)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("max_attempts must be between 1 and 1000")));
-
-	opt.timeout = PG_ARGISNULL(7) ? NULL : PG_GETARG_INTERVAL_P(7);
-	if (opt.timeout)
-	{
-		Interval	zero = {0};
-
-		if (DatumGetBool(DirectFunctionCall2(interval_le, IntervalPGetDatum(opt.timeout),
-											 IntervalPGetDatum(&zero))))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("timeout must be positive")));
-	}
 	opt.unique_key = PG_ARGISNULL(8) ? NULL : PG_GETARG_TEXT_PP(8);
 
-	check_task(fn, args);
+	taskq_check_task(fn, args, false);
 	PG_RETURN_INT64(insert_task(fn, args, &opt));
 }
 
@@ -377,15 +339,15 @@ taskq_enqueue_trigger(PG_FUNCTION_ARGS)
 	else
 		row = trigdata->tg_trigtuple;
 
-	fn = resolve_function(cstring_to_text(trigger->tgargs[0]));
+	fn = taskq_resolve_function(cstring_to_text(trigger->tgargs[0]));
 	opt.queue = trigger->tgnargs > 1 ? trigger->tgargs[1] : "default";
-	check_queue(opt.queue);
+	taskq_check_queue(opt.queue);
 	opt.priority = 0;
 	opt.run_at = GetCurrentTransactionStartTimestamp();
 	opt.max_attempts = 3;
 
 	args = row_as_args(row, trigdata->tg_relation);
-	check_task(fn, args);
+	taskq_check_task(fn, args, false);
 	(void) insert_task(fn, args, &opt);
 
 	if (TRIGGER_FIRED_BEFORE(trigdata->tg_event))

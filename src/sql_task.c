@@ -160,7 +160,7 @@ args_shape(const FnInfo *info, Jsonb *args, bool *named, char ***names)
 
 /* Check that a function can be a task and the arguments fit it. */
 static void
-check_call(const FnInfo *info, Jsonb *args)
+check_call(const FnInfo *info, Jsonb *args, bool may_receive)
 {
 	bool		named;
 	char	  **names;
@@ -195,7 +195,7 @@ check_call(const FnInfo *info, Jsonb *args)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("too many arguments for function %s", info->display),
 					 errdetail("It takes at most %d, and %d were given.", info->nargs, n)));
-		if (n < required)
+		if (n < required - (may_receive ? 1 : 0))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("too few arguments for function %s", info->display),
@@ -234,13 +234,17 @@ check_call(const FnInfo *info, Jsonb *args)
 	}
 }
 
+/*
+ * may_receive: the task may get a result prepended (a workflow step), so
+ * one positional argument fewer than the function needs is fine.
+ */
 void
-taskq_check_sql_task(Oid fn, Jsonb *args)
+taskq_check_sql_task(Oid fn, Jsonb *args, bool may_receive)
 {
 	FnInfo		info;
 
 	load_fn_info(fn, &info);
-	check_call(&info, args);
+	check_call(&info, args, may_receive);
 }
 
 /* Build the SELECT that calls the function for this argument shape. */
@@ -354,7 +358,7 @@ get_call_plan(Oid fn, Jsonb *args)
 	}
 
 	load_fn_info(fn, &info);
-	check_call(&info, args);
+	check_call(&info, args, false);
 	n = args_shape(&info, args, &named, &names);
 	sql = build_call_sql(&info, named, names, n, &returns_value);
 	plan = SPI_prepare_cursor(sql, 1, argtypes, CURSOR_OPT_GENERIC_PLAN);

@@ -16,6 +16,7 @@
 #include "port/atomics.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 #define TASKQ_MAX_QUEUES		64
 #define TASKQ_MAX_CONCURRENCY	1000
@@ -86,6 +87,7 @@ typedef struct TaskqClaimed
 	int			priority;
 	TimestampTz run_at;
 	int			timeout_ms;		/* 0 = none */
+	bool		has_dependents; /* a workflow step others wait for */
 } TaskqClaimed;
 
 typedef enum TaskqOutcomeKind
@@ -120,9 +122,26 @@ extern int	taskq_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls,
 
 /* sql_task.c: running one SQL task */
 extern Jsonb *taskq_run_sql_task(Oid fn, Jsonb *args);
-extern void taskq_check_sql_task(Oid fn, Jsonb *args);
+extern void taskq_check_sql_task(Oid fn, Jsonb *args, bool may_receive);
 
-/* enqueue.c */
+/* enqueue.c: checks shared by enqueue and the signature builders */
 extern Oid	taskq_tasks_owner(void);
+extern Oid	taskq_resolve_function(text *fn);
+extern void taskq_check_queue(const char *queue);
+extern void taskq_check_task(Oid fn, Jsonb *args, bool may_receive);
+extern void taskq_check_options(int priority, Interval *delay, int max_attempts,
+								Interval *timeout);
+extern TimestampTz taskq_after_delay(Interval *delay);
+
+/* commit_wakeups.c */
+extern void taskq_wake_queue_at_commit(const char *queue);
+extern void taskq_wake_waiters_at_commit(int64 task_id);
+
+/* workflow.c: the advancer, run in the transaction that records outcomes */
+extern void taskq_advance_succeeded(const int64 *ids, int n);
+extern void taskq_advance_failed(int64 id);
+
+/* signature.c */
+extern const char *taskq_signature_kind(Jsonb *sig);
 
 #endif							/* TASKQ_H */

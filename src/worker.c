@@ -14,7 +14,6 @@
 
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
-#include "commands/extension.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -43,6 +42,9 @@ static int	my_index;
 static int64 my_token;
 static MemoryContext batch_context = NULL;
 
+/* moving average of how long this worker's tasks take, or -1 before any */
+static double task_us_estimate = -1;
+
 static void
 worker_exit(int code, Datum arg)
 {
@@ -61,15 +63,50 @@ still_wanted(void)
 	return my_index < taskq_queue_concurrency(my_queue);
 }
 
+/*
+ * Is the extension installed, at the version this library was built for?
+ * After new binaries are installed the tables may still be those of an
+ * older version, until ALTER EXTENSION pg_taskq UPDATE; workers wait for it
+ * rather than fail on missing columns.
+ */
 static bool
-extension_installed(void)
+extension_ready(void)
 {
-	bool		installed;
+	static bool warned = false;
+	char	   *version = NULL;
 
+	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	installed = OidIsValid(get_extension_oid("pg_taskq", true));
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_taskq'",
+					true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		version = MemoryContextStrdup(TopMemoryContext, v);
+	}
+	SPI_finish();
+	PopActiveSnapshot();
 	CommitTransactionCommand();
-	return installed;
+
+	if (version == NULL)
+		return false;
+	if (strcmp(version, TASKQ_VERSION) != 0)
+	{
+		if (!warned)
+			ereport(WARNING,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("pg_taskq %s is installed in database \"%s\", but the library is version %s",
+							version, taskq_database, TASKQ_VERSION),
+					 errdetail("Workers run no tasks until the versions match."),
+					 errhint("Run ALTER EXTENSION pg_taskq UPDATE in database \"%s\".", taskq_database)));
+		warned = true;
+		pfree(version);
+		return false;
+	}
+	pfree(version);
+	return true;
 }
 
 /* Exponential backoff with jitter: about 2^attempt seconds, at most an hour. */
@@ -175,6 +212,31 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 }
 
 /*
+ * How many tasks to claim: as many as this worker expects to finish within
+ * taskq.batch_time, at most taskq.batch_size, one while it knows nothing.
+ * Slow tasks are thus claimed a few at a time and spread over the queue's
+ * workers, while tiny ones are claimed a full batch at a time.
+ */
+static int
+claim_size(void)
+{
+	double		fit;
+
+	if (task_us_estimate < 0)
+		return 1;
+	fit = (taskq_batch_time_ms * 1000.0) / Max(task_us_estimate, 1.0);
+	return (int) Max(1.0, Min((double) taskq_batch_size, fit));
+}
+
+static void
+note_task_duration(TimestampTz start, TimestampTz end)
+{
+	double		us = (double) (end - start);
+
+	task_us_estimate = task_us_estimate < 0 ? us : 0.8 * task_us_estimate + 0.2 * us;
+}
+
+/*
  * Claim and run one batch.  Returns the number of tasks claimed; 0 means the
  * queue has nothing due.
  */
@@ -200,7 +262,7 @@ run_batch(void)
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "claiming tasks");
-	n = taskq_claim(my_queue, taskq_batch_size, my_token, tasks);
+	n = taskq_claim(my_queue, claim_size(), my_token, tasks);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -231,12 +293,14 @@ run_batch(void)
 				memset(&outcomes[i], 0, sizeof(TaskqOutcome));
 				outcomes[i].kind = TASKQ_UNSTARTED;
 			}
+			taskq_wake_queue_at_commit(my_queue);
 			break;
 		}
 		CHECK_FOR_INTERRUPTS();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		run_one(&tasks[i], &outcomes[i]);
 		PopActiveSnapshot();
+		note_task_duration(outcomes[i].started_at, outcomes[i].finished_at);
 		if (outcomes[i].kind == TASKQ_SUCCEEDED || outcomes[i].kind == TASKQ_FAILED)
 			finished_ids[finished_ids_n++] = tasks[i].id;
 	}
@@ -331,7 +395,7 @@ taskq_worker_main(Datum arg)
 										  ALLOCSET_DEFAULT_SIZES);
 
 	/* wait for CREATE EXTENSION; enqueues wake us, and so does the poll */
-	while (!extension_installed())
+	while (!extension_ready())
 	{
 		wait_for_wakeup(Min(taskq_poll_interval_ms, 5000));
 		CHECK_FOR_INTERRUPTS();

@@ -42,6 +42,9 @@ my %opt = (
 	latency_n        => 500,   # measured single enqueues
 	latency_warmup   => 10,    # enqueues before those, not counted
 	latency_gap_ms   => 10,    # idle time between two enqueues
+	chord_members    => 10000, # chord: header size, and the independent tasks it is compared to
+	chord_runs       => 3,     # chord: pairs (independent, chord), median
+	chain_steps      => 1000,  # chain: steps of one chain
 	timeout          => 600,   # seconds any one wait may take
 );
 GetOptions(
@@ -57,6 +60,9 @@ GetOptions(
 	'tasks=i'           => \$opt{tasks},
 	'throughput-runs=i' => \$opt{throughput_runs},
 	'latency-n=i'       => \$opt{latency_n},
+	'chord-members=i'   => \$opt{chord_members},
+	'chord-runs=i'      => \$opt{chord_runs},
+	'chain-steps=i'     => \$opt{chain_steps},
 	'wait'              => \$opt{wait},
 	'timeout=i'         => \$opt{timeout},
 	'help'              => sub { print_usage(); exit 0 },
@@ -67,6 +73,7 @@ if ($opt{quick})
 	# a smoke run of the bench itself: figures are not meaningful
 	@opt{qw(pgbench_runs pgbench_seconds tasks throughput_runs latency_n latency_warmup)}
 		= (1, 2, 2000, 1, 50, 2);
+	@opt{qw(chord_members chord_runs chain_steps)} = (1000, 1, 100);
 	$opt{no_results} = 1;
 }
 
@@ -75,7 +82,7 @@ sub print_usage
 	print <<'EOT';
 usage: perl test/bench/bench.pl [options]
   --quick               short smoke run (1 x 2 s pgbench, 2,000 tasks, 50 probes); no results file
-  --only LIST           comma-separated workloads: pgbench,throughput,latency
+  --only LIST           comma-separated workloads: pgbench,throughput,latency,chord,chain
   --results-dir DIR     where YYYY-MM-DD.md is appended (default test/bench/results,
                         or $TASKQ_BENCH_RESULTS_DIR)
   --no-results          do not write a results file
@@ -85,6 +92,7 @@ usage: perl test/bench/bench.pl [options]
   --wait                throughput: block in taskq.wait on the last task before polling
   --timeout N           seconds any one wait may take (default 600)
   --pgbench-runs N --pgbench-seconds N --tasks N --throughput-runs N --latency-n N
+  --chord-members N --chord-runs N --chain-steps N
 EOT
 }
 
@@ -94,6 +102,8 @@ my @WORKLOADS = (
 	{ name => 'pgbench',    run => \&wl_pgbench_baseline },
 	{ name => 'throughput', run => \&wl_throughput },
 	{ name => 'latency',    run => \&wl_latency },
+	{ name => 'chord',      run => \&wl_chord },
+	{ name => 'chain',      run => \&wl_chain },
 );
 
 # The server configuration of SPEC 8's run.  Everything else is default.
@@ -395,6 +405,164 @@ sub wl_latency
 	);
 }
 
+# 4. Chord: N no-op members and a body that receives their N results, on
+#    queue 'bench' (2 workers), from the enqueue's commit until the body
+#    succeeded; compared with N independent no-op tasks enqueued in one
+#    transaction, measured the same way in the same run (pairs of runs in
+#    alternating order, so that neither always runs on the bigger table).
+sub wl_chord
+{
+	my $n = $opt{chord_members};
+	my $s = Session->new();
+	$s->query(<<'EOSQL');
+CREATE OR REPLACE FUNCTION bench_chord_body(results jsonb) RETURNS int LANGUAGE sql
+	AS $$ SELECT jsonb_array_length(results) $$
+EOSQL
+	my (@ind, @chord, @ratio);
+	for my $run (1 .. $opt{chord_runs})
+	{
+		my @order = $run % 2 ? ('independent', 'chord') : ('chord', 'independent');
+		my %t;
+		for my $kind (@order)
+		{
+			psql_exec('CHECKPOINT');
+			$t{$kind} = $kind eq 'chord' ? chord_run($s, $n) : independent_run($s, $n);
+		}
+		push @ind, $t{independent};
+		push @chord, $t{chord};
+		push @ratio, $t{chord} / $t{independent};
+		note(sprintf 'run %d: %d independent no-op tasks %.3f s (%.0f tasks/s); '
+			. 'chord of %d no-op members %.3f s (%.0f members/s); ratio %.2f',
+			$run, $n, $t{independent}, $n / $t{independent},
+			$n, $t{chord}, $n / $t{chord}, $ratio[-1]);
+	}
+	$s->finish;
+
+	my $k = @ratio > 1 ? sprintf(' (median of %d)', scalar @ratio) : '';
+	add_row(
+		workload => "chord of $n no-op members, 2 workers: commit -> body succeeded, "
+			. "ratio to $n independent no-op tasks (commit -> all succeeded) of the same run$k",
+		measured => sprintf('chord %.3f s, independent %.3f s (runs: %s)',
+			median(@chord), median(@ind),
+			join(', ', map { sprintf '%.3f / %.3f s', $chord[$_], $ind[$_] } 0 .. $#ratio)),
+		ratio => median(@ratio),
+		floor => 2.0, floor_txt => '<= 2.0', goal => '<= 1.2',
+	);
+}
+
+# one transaction enqueues $n no-op tasks on 'bench'; seconds from its commit
+# until none of them is queued or running (polled every 10 ms)
+sub independent_run
+{
+	my ($s, $n) = @_;
+	$s->query('BEGIN');
+	my ($lo, $hi, $cnt) = split /\|/, $s->query(
+		"SELECT min(id), max(id), count(*) FROM "
+		. "(SELECT taskq.enqueue('bench_noop', '[]', queue => 'bench') AS id "
+		. "FROM generate_series(1, $n)) s");
+	$cnt == $n or die "enqueued $cnt tasks instead of $n\n";
+	my (undef, $t_commit) = $s->query_multi(
+		'COMMIT', 'SELECT extract(epoch from clock_timestamp())');
+	my $deadline = time + $opt{timeout};
+	my $t_done;
+	while (1)
+	{
+		my ($busy, $t) = split /\|/, $s->query(
+			"SELECT EXISTS (SELECT FROM taskq.tasks WHERE queue = 'bench' AND state = 'queued') "
+			. "OR EXISTS (SELECT FROM taskq.tasks WHERE queue = 'bench' AND state = 'running'), "
+			. "extract(epoch from clock_timestamp())");
+		if ($busy eq 'f') { $t_done = $t; last; }
+		die "chord: independent tasks unfinished after $opt{timeout} s: "
+			. state_counts('bench', $lo, $hi) . "\n"
+			if time > $deadline;
+		sleep 0.010;
+	}
+	my $ok = $s->query("SELECT count(*) FROM taskq.tasks WHERE id BETWEEN $lo AND $hi "
+		. "AND queue = 'bench' AND state = 'succeeded'");
+	$ok == $n or die "chord: only $ok of $n independent tasks succeeded: "
+		. state_counts('bench', $lo, $hi) . "\n";
+	return $t_done - $t_commit;
+}
+
+# one transaction enqueues a chord of $n no-op members on 'bench'; seconds
+# from its commit until the body succeeded (polled every 10 ms, by id)
+sub chord_run
+{
+	my ($s, $n) = @_;
+	$s->query('BEGIN');
+	my $body = $s->query(
+		"SELECT taskq.enqueue(taskq.chord("
+		. "ARRAY(SELECT taskq.task('bench_noop', queue => 'bench') FROM generate_series(1, $n)), "
+		. "taskq.task('bench_chord_body', queue => 'bench')))");
+	my (undef, $t_commit) = $s->query_multi(
+		'COMMIT', 'SELECT extract(epoch from clock_timestamp())');
+	my $deadline = time + $opt{timeout};
+	my $t_done;
+	while (1)
+	{
+		my ($state, $t) = split /\|/, $s->query(
+			"SELECT state, extract(epoch from clock_timestamp()) FROM taskq.tasks WHERE id = $body");
+		if ($state eq 'succeeded') { $t_done = $t; last; }
+		die "chord: body $body is $state\n" if $state eq 'failed' || $state eq 'cancelled';
+		die "chord: body still $state after $opt{timeout} s: "
+			. state_counts('bench', $body - $n - 1, $body + 1) . "\n"
+			if time > $deadline;
+		sleep 0.010;
+	}
+	my ($result, $ok) = split /\|/, $s->query(
+		"SELECT b.result, (SELECT count(*) FROM taskq.tasks m WHERE m.workflow_id = b.workflow_id "
+		. "AND m.state = 'succeeded') FROM taskq.tasks b WHERE b.id = $body");
+	$result == $n or die "chord: the body received $result results instead of $n\n";
+	$ok == $n + 1 or die "chord: $ok tasks of the chord succeeded instead of " . ($n + 1) . "\n";
+	return $t_done - $t_commit;
+}
+
+# 5. Chain: one chain of N steps on queue 'bench' (2 workers); each step
+#    receives the previous result and adds 1, so the steps run one after
+#    the other; steps/s from the enqueue's commit until the last succeeded.
+sub wl_chain
+{
+	my $n = $opt{chain_steps};
+	my $s = Session->new();
+	$s->query(<<'EOSQL');
+CREATE OR REPLACE FUNCTION bench_step(prev int) RETURNS int LANGUAGE sql AS $$ SELECT prev + 1 $$
+EOSQL
+	psql_exec('CHECKPOINT');
+	$s->query('BEGIN');
+	my $last = $s->query(
+		"SELECT taskq.enqueue(taskq.chain(VARIADIC ARRAY(SELECT "
+		. "taskq.task('bench_step', CASE WHEN g = 1 THEN '[0]' ELSE '[]' END::jsonb, queue => 'bench') "
+		. "FROM generate_series(1, $n) g ORDER BY g)))");
+	my (undef, $t_commit) = $s->query_multi(
+		'COMMIT', 'SELECT extract(epoch from clock_timestamp())');
+	my $deadline = time + $opt{timeout};
+	my $t_done;
+	while (1)
+	{
+		my ($state, $t) = split /\|/, $s->query(
+			"SELECT state, extract(epoch from clock_timestamp()) FROM taskq.tasks WHERE id = $last");
+		if ($state eq 'succeeded') { $t_done = $t; last; }
+		die "chain: last step $last is $state\n" if $state eq 'failed' || $state eq 'cancelled';
+		die "chain: last step still $state after $opt{timeout} s\n" if time > $deadline;
+		sleep 0.010;
+	}
+	my ($result, $workers) = split /\|/, $s->query(
+		"SELECT b.result, (SELECT count(DISTINCT worker_pid) FROM taskq.tasks m "
+		. "WHERE m.workflow_id = b.workflow_id) FROM taskq.tasks b WHERE b.id = $last");
+	$s->finish;
+	$result == $n or die "chain: the last step returned $result instead of $n\n";
+	my $wall = $t_done - $t_commit;
+	note(sprintf 'chain of %d steps: %.3f s = %.0f steps/s, %.2f ms per step; %d worker pids',
+		$n, $wall, $n / $wall, 1000 * $wall / $n, $workers);
+	add_row(
+		workload => "chain of $n no-op steps (each receives the previous result), 2 workers: "
+			. 'commit -> last step succeeded; ratio to the pgbench TPS',
+		measured => sprintf('%.0f steps/s (%.2f ms per step)', $n / $wall, 1000 * $wall / $n),
+		ratio => $FIG{pgbench_tps} ? ($n / $wall) / $FIG{pgbench_tps} : undef,
+		verdict => '(info)',
+	);
+}
+
 # ---------------------------------------------------------------- report
 
 sub add_row
@@ -444,7 +612,8 @@ sub report
 		$r .= '| ' . join(' | ', map { my $v = $_; $v =~ s/\|/\\|/g; $v }
 			@$row{qw(workload measured ratio_txt floor_txt goal verdict)}) . " |\n";
 	}
-	$r .= "\nRatios are to the pgbench TPS of the same run; latency floors and goals are p50 / p99.\n\n";
+	$r .= "\nRatios are to the pgbench TPS of the same run unless the workload names another "
+		. "figure; latency floors and goals are p50 / p99.\n\n";
 	$r .= "- PostgreSQL: $ver\n";
 	$r .= "- pg_taskq: $ext" . ($git ? " ($git)" : '') . "\n";
 	$r .= "- kernel: $u[0] $u[2] $u[4]; nproc: $nproc" . ($cpu ? "; CPU: $cpu" : '') . "\n";

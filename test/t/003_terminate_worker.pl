@@ -62,6 +62,11 @@ is( $node->safe_psql('postgres',
 		"SELECT state, result FROM taskq.tasks WHERE id = $task"),
 	"succeeded|" . $node->safe_psql('postgres', "SELECT args->0 FROM taskq.tasks WHERE id = $task"),
 	'the interrupted task was run again to success');
+is( $node->safe_psql('postgres',
+		"SELECT count(*) FROM taskq.tasks WHERE id <> $task AND attempt <> 1"),
+	'0', 'tasks that were not running when the worker died were not charged an attempt');
+cmp_ok($node->safe_psql('postgres', "SELECT attempt FROM taskq.tasks WHERE id = $task"),
+	'<=', 2, 'the interrupted task was charged at most the one interrupted attempt');
 
 dump_tasks($node);
 $node->stop;

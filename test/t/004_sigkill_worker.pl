@@ -61,6 +61,13 @@ is( $node->safe_psql('postgres', "SELECT count(*) FROM effects WHERE pid = $pid 
 is(count_matches($node, qr/all server processes terminated; reinitializing/, $offset),
 	1, 'exactly one crash restart');
 
+# The crash restart interrupts every worker: each one's running task may be
+# charged the interrupted attempt, no task more than that.
+cmp_ok($node->safe_psql('postgres', "SELECT count(*) FROM taskq.tasks WHERE attempt > 1"),
+	'<=', 2, 'at most one interrupted attempt charged per worker');
+cmp_ok($node->safe_psql('postgres', "SELECT max(attempt) FROM taskq.tasks"),
+	'<=', 2, 'no task was charged more than the one interrupted attempt');
+
 dump_tasks($node);
 $node->stop;
 done_testing();

@@ -56,6 +56,10 @@ is( $node->safe_psql('postgres',
 		"SELECT count(*) FROM taskq.tasks WHERE result <> args->0 OR result IS NULL"),
 	'0', 'each task stored its own result');
 ok($left > 0, 'the immediate stop interrupted unfinished work');
+cmp_ok($node->safe_psql('postgres', "SELECT max(attempt) FROM taskq.tasks"),
+	'<=', 2, 'no task was charged more than the one interrupted attempt');
+cmp_ok($node->safe_psql('postgres', "SELECT count(*) FROM taskq.tasks WHERE attempt > 1"),
+	'<=', 2, 'at most one interrupted attempt charged per worker');
 
 dump_tasks($node);
 $node->stop;

@@ -1,0 +1,201 @@
+/*-------------------------------------------------------------------------
+ *
+ * signature.c
+ *	  The signature builders: taskq.task, taskq.chain, taskq.group and
+ *	  taskq.chord.  A signature is jsonb (domain taskq.signature) that
+ *	  describes work without enqueuing it; see docs/workflows.md for its
+ *	  forms.  taskq.task checks what can be checked at once, so a mistake
+ *	  is reported where it is made.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/regproc.h"
+
+#include "taskq.h"
+
+PG_FUNCTION_INFO_V1(taskq_task_signature);
+PG_FUNCTION_INFO_V1(taskq_chain_signature);
+PG_FUNCTION_INFO_V1(taskq_group_signature);
+PG_FUNCTION_INFO_V1(taskq_chord_signature);
+
+static const char *const kinds[] = {"task", "chain", "group", "chord"};
+
+/*
+ * The kind of a signature ("task", "chain", "group", "chord"); a malformed
+ * one is an error that says what a signature is.
+ */
+const char *
+taskq_signature_kind(Jsonb *sig)
+{
+	if (JB_ROOT_IS_OBJECT(sig) && JB_ROOT_COUNT(sig) == 1)
+	{
+		for (int i = 0; i < (int) lengthof(kinds); i++)
+		{
+			if (getKeyJsonValueFromContainer(&sig->root, kinds[i], strlen(kinds[i]), NULL))
+				return kinds[i];
+		}
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("malformed signature: %s", JsonbToCString(NULL, &sig->root, VARSIZE(sig))),
+			 errdetail("A signature is an object with one key: task, chain, group or chord."),
+			 errhint("Build signatures with taskq.task, taskq.chain, taskq.group and taskq.chord.")));
+	return NULL;				/* keep compiler quiet */
+}
+
+static void
+append_jsonb(StringInfo buf, Jsonb *jb)
+{
+	(void) JsonbToCString(buf, &jb->root, VARSIZE(jb));
+}
+
+static Datum
+jsonb_from_string(StringInfo buf)
+{
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf->data));
+}
+
+/* Append the array of signatures as a JSON array, checking each. */
+static void
+append_signature_array(StringInfo buf, ArrayType *arr, const char *what, bool allow_empty)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array of signatures", what)));
+	deconstruct_array(arr, ARR_ELEMTYPE(arr), -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	if (n == 0 && !allow_empty)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s needs at least one signature", what)));
+	appendStringInfoChar(buf, '[');
+	for (int i = 0; i < n; i++)
+	{
+		Jsonb	   *sig;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain null signatures", what)));
+		sig = DatumGetJsonbP(elems[i]);
+		(void) taskq_signature_kind(sig);
+		if (i > 0)
+			appendStringInfoString(buf, ", ");
+		append_jsonb(buf, sig);
+	}
+	appendStringInfoChar(buf, ']');
+}
+
+static void
+append_interval_or_null(StringInfo buf, Interval *iv)
+{
+	if (iv == NULL)
+		appendStringInfoString(buf, "null");
+	else
+		escape_json(buf, DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(iv))));
+}
+
+/*
+ * taskq.task(fn, args, queue, priority, delay, max_attempts, timeout,
+ * immutable): the signature of one SQL task.
+ */
+Datum
+taskq_task_signature(PG_FUNCTION_ARGS)
+{
+	Oid			fn;
+	Jsonb	   *args;
+	char	   *queue;
+	int			priority = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3);
+	Interval   *delay = PG_ARGISNULL(4) ? NULL : PG_GETARG_INTERVAL_P(4);
+	int			max_attempts = PG_ARGISNULL(5) ? 3 : PG_GETARG_INT32(5);
+	Interval   *timeout = PG_ARGISNULL(6) ? NULL : PG_GETARG_INTERVAL_P(6);
+	bool		immutable = PG_ARGISNULL(7) ? false : PG_GETARG_BOOL(7);
+	StringInfoData buf;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the function of a task must not be null")));
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("queue must not be null")));
+	fn = taskq_resolve_function(PG_GETARG_TEXT_PP(0));
+	args = PG_ARGISNULL(1) ? DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("[]")))
+		: PG_GETARG_JSONB_P(1);
+	queue = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	taskq_check_queue(queue);
+	taskq_check_options(priority, delay, max_attempts, timeout);
+	taskq_check_task(fn, args, !immutable);
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"task\": {\"fn\": ");
+	escape_json(&buf, format_procedure_qualified(fn));
+	appendStringInfoString(&buf, ", \"args\": ");
+	append_jsonb(&buf, args);
+	appendStringInfoString(&buf, ", \"queue\": ");
+	escape_json(&buf, queue);
+	appendStringInfo(&buf, ", \"priority\": %d, \"max_attempts\": %d, \"timeout\": ",
+					 priority, max_attempts);
+	append_interval_or_null(&buf, timeout);
+	appendStringInfoString(&buf, ", \"delay\": ");
+	append_interval_or_null(&buf, delay);
+	appendStringInfo(&buf, ", \"immutable\": %s}}", immutable ? "true" : "false");
+	PG_RETURN_DATUM(jsonb_from_string(&buf));
+}
+
+/* taskq.chain(VARIADIC steps) */
+Datum
+taskq_chain_signature(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"chain\": ");
+	append_signature_array(&buf, PG_GETARG_ARRAYTYPE_P(0), "a chain", false);
+	appendStringInfoChar(&buf, '}');
+	PG_RETURN_DATUM(jsonb_from_string(&buf));
+}
+
+/* taskq.group(VARIADIC members) */
+Datum
+taskq_group_signature(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"group\": ");
+	append_signature_array(&buf, PG_GETARG_ARRAYTYPE_P(0), "a group", false);
+	appendStringInfoChar(&buf, '}');
+	PG_RETURN_DATUM(jsonb_from_string(&buf));
+}
+
+/* taskq.chord(header[], body); an empty header runs the body at once */
+Datum
+taskq_chord_signature(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+	Jsonb	   *body = PG_GETARG_JSONB_P(1);
+
+	(void) taskq_signature_kind(body);
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"chord\": {\"header\": ");
+	append_signature_array(&buf, PG_GETARG_ARRAYTYPE_P(0), "a chord's header", true);
+	appendStringInfoString(&buf, ", \"body\": ");
+	append_jsonb(&buf, body);
+	appendStringInfoString(&buf, "}}");
+	PG_RETURN_DATUM(jsonb_from_string(&buf));
+}
