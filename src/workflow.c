@@ -227,7 +227,7 @@ taskq_advance_failed(int64 id)
 														SPI_tuptable->tupdesc, 1, &isnull));
 
 	taskq_saved_plan(&failure_info_plan, failure_info_sql, 1, int8type);
-	if (taskq_execute_plan(failure_info_plan, value, NULL, true, 1) != SPI_OK_SELECT ||
+	if (taskq_execute_plan(failure_info_plan, value, NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "pg_taskq: reading the failed task %lld failed", (long long) id);
 	values[0] = int8_array(failed, nfailed);

@@ -17,7 +17,8 @@ my @versions = $meta =~ /"version"\s*:\s*"([^"]+)"/g;
 pop @versions;
 ok(scalar(@versions) >= 2, 'META.json gives the release and extension versions');
 is($_, $version, "META.json version $_ matches the control file") for @versions;
-ok(-f "extension/pg_taskq--$version.sql", "install script for $version exists");
+ok(-f "extension/pg_taskq--$version.sql" || glob("extension/pg_taskq--*--$version.sql"),
+	"an install or upgrade script leads to $version");
 
 my $node = PostgreSQL::Test::Cluster->new('version');
 $node->init;
