@@ -237,11 +237,75 @@ note_task_duration(TimestampTz start, TimestampTz end)
 }
 
 /*
- * Claim and run one batch.  Returns the number of tasks claimed; 0 means the
+ * Tasks claimed (committed as running) and not yet run.  They live in one
+ * of two memory contexts, used in turn: the batch being run is in one while
+ * the next batch is claimed into the other.
+ */
+static MemoryContext claim_contexts[2];
+static int	current_context = 0;
+static TaskqClaimed *claimed = NULL;
+static int	nclaimed = 0;
+
+/* Claim a batch into context which; the caller's transaction commits it. */
+static void
+claim_into(int which)
+{
+	MemoryContext old;
+
+	MemoryContextReset(claim_contexts[which]);
+	old = MemoryContextSwitchTo(claim_contexts[which]);
+	claimed = palloc(sizeof(TaskqClaimed) * taskq_batch_size);
+	pgstat_report_activity(STATE_RUNNING, "claiming tasks");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	nclaimed = taskq_claim(my_queue, claim_size(), my_token, claimed);
+	PopActiveSnapshot();
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Give back the claimed tasks that were not run (when the worker leaves
+ * after a reload), refunding their attempts.
+ */
+static void
+give_back_claimed(void)
+{
+	TaskqOutcome *outcomes;
+
+	if (nclaimed == 0)
+		return;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	outcomes = palloc0(sizeof(TaskqOutcome) * nclaimed);
+	for (int i = 0; i < nclaimed; i++)
+		outcomes[i].kind = TASKQ_UNSTARTED;
+	PushActiveSnapshot(GetTransactionSnapshot());
+	taskq_complete(claimed, outcomes, nclaimed);
+	PopActiveSnapshot();
+	taskq_wake_queue_at_commit(my_queue);
+	SPI_finish();
+	CommitTransactionCommand();
+	nclaimed = 0;
+}
+
+/*
+ * Run one batch.  Returns the number of tasks run or given back; 0 means the
  * queue has nothing due.
+ *
+ * 1. The batch was claimed in an earlier transaction that committed: the
+ *    tasks are running and their attempts are counted (a claim of its own
+ *    when the worker was idle, else the end of the previous batch).
+ * 2. The tasks run in one transaction, each in a subtransaction.  No
+ *    snapshot is held across the batch, only one per task (SPI takes a
+ *    fresh one per statement under it), so this worker does not keep the
+ *    rows other workers just claimed from being seen as dead, and skipped
+ *    cheaply, by the claim query's index scan.
+ * 3. The same transaction records the outcomes, advances workflows, and
+ *    claims the next batch, so a busy worker commits once per batch, and a
+ *    chain's next step, released here, can be claimed here too.
  */
 static int
-run_batch(void)
+run_batch(bool claim_next)
 {
 	TaskqClaimed *tasks;
 	TaskqOutcome *outcomes;
@@ -250,34 +314,25 @@ run_batch(void)
 	int			finished_ids_n = 0;
 	int64	   *finished_ids;
 
-	MemoryContextReset(batch_context);
-	MemoryContextSwitchTo(batch_context);
-	tasks = palloc(sizeof(TaskqClaimed) * taskq_batch_size);
-	outcomes = palloc(sizeof(TaskqOutcome) * taskq_batch_size);
-	finished_ids = palloc(sizeof(int64) * taskq_batch_size);
-
-	/* 1. claim, in a transaction of its own: the attempts count from here */
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "claiming tasks");
-	n = taskq_claim(my_queue, claim_size(), my_token, tasks);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	MemoryContextSwitchTo(batch_context);
-
-	if (n == 0)
+	if (nclaimed == 0)
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		SPI_connect();
+		claim_into(current_context);
+		SPI_finish();
+		CommitTransactionCommand();
+	}
+	if (nclaimed == 0)
 		return 0;
 
-	/*
-	 * 2. run them, and 3. record the outcomes, in one transaction.  No
-	 * snapshot is held across the batch, only one per task (SPI takes a
-	 * fresh one per statement under it), so this worker does not keep the
-	 * rows other workers just claimed from being seen as dead, and skipped
-	 * cheaply, by the claim query's index scan.
-	 */
+	tasks = claimed;
+	n = nclaimed;
+	batch_context = claim_contexts[current_context];
+	MemoryContextSwitchTo(batch_context);
+	outcomes = palloc(sizeof(TaskqOutcome) * n);
+	finished_ids = palloc(sizeof(int64) * n);
+
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
@@ -308,6 +363,13 @@ run_batch(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	taskq_complete(tasks, outcomes, n);
 	PopActiveSnapshot();
+
+	nclaimed = 0;
+	if (claim_next)
+	{
+		current_context = 1 - current_context;
+		claim_into(current_context);
+	}
 	SPI_finish();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(batch_context);
@@ -357,6 +419,7 @@ process_reload(void)
 	ProcessConfigFile(PGC_SIGHUP);
 	if (!still_wanted())
 	{
+		give_back_claimed();
 		ereport(LOG,
 				(errmsg("taskq worker %s/%d exiting: taskq.queues no longer asks for it",
 						my_queue, my_index)));
@@ -391,8 +454,11 @@ taskq_worker_main(Datum arg)
 	snprintf(appname, sizeof(appname), "taskq worker %s/%d", my_queue, my_index);
 	pgstat_report_appname(appname);
 
-	batch_context = AllocSetContextCreate(TopMemoryContext, "taskq batch",
-										  ALLOCSET_DEFAULT_SIZES);
+	claim_contexts[0] = AllocSetContextCreate(TopMemoryContext, "taskq batch A",
+											  ALLOCSET_DEFAULT_SIZES);
+	claim_contexts[1] = AllocSetContextCreate(TopMemoryContext, "taskq batch B",
+											  ALLOCSET_DEFAULT_SIZES);
+	batch_context = claim_contexts[0];
 
 	/* wait for CREATE EXTENSION; enqueues wake us, and so does the poll */
 	while (!extension_ready())
@@ -417,7 +483,7 @@ taskq_worker_main(Datum arg)
 		CHECK_FOR_INTERRUPTS();
 		process_reload();
 
-		if (run_batch() > 0)
+		if (run_batch(!ConfigReloadPending) > 0)
 			continue;
 		wait_for_wakeup(idle_timeout());
 	}
