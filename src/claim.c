@@ -290,19 +290,12 @@ taskq_recover_orphans(void)
 	Oid			argtypes[1] = {INT8ARRAYOID};
 	int			max = taskq_max_slots();
 	int64	   *tokens = palloc(sizeof(int64) * (max + 1));
-	Datum	   *token_datums = palloc(sizeof(Datum) * (max + 1));
-	int			ntokens;
 	Datum		values[1];
 	int			ret;
 	uint64		n;
 
 	taskq_saved_plan(&recover_plan, recover_sql, 1, argtypes);
-
-	ntokens = taskq_live_tokens(tokens, max);
-	for (int i = 0; i < ntokens; i++)
-		token_datums[i] = Int64GetDatum(tokens[i]);
-	values[0] = PointerGetDatum(construct_array(token_datums, ntokens, INT8OID, 8, true,
-												TYPALIGN_DOUBLE));
+	values[0] = taskq_int8_array(tokens, taskq_live_tokens(tokens, max));
 	ret = taskq_execute_plan(recover_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "pg_taskq: orphan recovery failed: %s", SPI_result_code_string(ret));

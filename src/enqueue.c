@@ -250,7 +250,7 @@ taskq_enqueue(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("the function of a task must not be null")));
 	fn = taskq_resolve_function(PG_GETARG_TEXT_PP(0));
-	args = PG_ARGISNULL(1) ? DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("[]")))
+	args = PG_ARGISNULL(1) ? taskq_no_args()
 		: PG_GETARG_JSONB_P(1);
 
 	if (PG_ARGISNULL(2))

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * plans.c
- *	  Saved SPI plans for the fixed statements of pg_taskq.
+ *	  Saved SPI plans for the fixed statements of pg_taskq, and the small
+ *	  helpers that build their parameters.
  *
  *	  They are prepared once per process, and always use a generic plan:
  *	  a worker runs them thousands of times a second, and a custom plan
@@ -12,7 +13,11 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "catalog/pg_type.h"
 #include "nodes/parsenodes.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/guc.h"
 
 #include "taskq.h"
@@ -63,4 +68,22 @@ taskq_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_
 	ret = SPI_execute_plan(plan, values, nulls, read_only, count);
 	AtEOXact_GUC(true, nest);
 	return ret;
+}
+
+/* An int8[] of ids, as a statement parameter. */
+Datum
+taskq_int8_array(const int64 *ids, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(1, n));
+
+	for (int i = 0; i < n; i++)
+		d[i] = Int64GetDatum(ids[i]);
+	return PointerGetDatum(construct_array(d, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+}
+
+/* The empty jsonb array: the arguments of a task that takes none. */
+Jsonb *
+taskq_no_args(void)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("[]")));
 }

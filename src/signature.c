@@ -134,7 +134,7 @@ taskq_task_signature(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("queue must not be null")));
 	fn = taskq_resolve_function(PG_GETARG_TEXT_PP(0));
-	args = PG_ARGISNULL(1) ? DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("[]")))
+	args = PG_ARGISNULL(1) ? taskq_no_args()
 		: PG_GETARG_JSONB_P(1);
 	queue = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	taskq_check_queue(queue);

@@ -119,6 +119,8 @@ extern long taskq_ms_until_next_due(const char *queue);
 extern SPIPlanPtr taskq_saved_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes);
 extern int	taskq_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls,
 							   bool read_only, long count);
+extern Datum taskq_int8_array(const int64 *ids, int n);
+extern Jsonb *taskq_no_args(void);
 
 /* sql_task.c: running one SQL task */
 extern Jsonb *taskq_run_sql_task(Oid fn, Jsonb *args);

@@ -124,16 +124,6 @@ static SPIPlanPtr cascade_plan = NULL;
 static SPIPlanPtr errback_plan = NULL;
 static SPIPlanPtr failure_info_plan = NULL;
 
-static Datum
-int8_array(const int64 *ids, int n)
-{
-	Datum	   *d = palloc(sizeof(Datum) * Max(1, n));
-
-	for (int i = 0; i < n; i++)
-		d[i] = Int64GetDatum(ids[i]);
-	return PointerGetDatum(construct_array(d, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
-}
-
 /* Wake the queues named in column 1 of the last result, at commit. */
 static void
 wake_returned_queues(void)
@@ -167,7 +157,7 @@ taskq_advance_succeeded(const int64 *ids, int n)
 
 	if (n == 0)
 		return;
-	values[0] = int8_array(ids, n);
+	values[0] = taskq_int8_array(ids, n);
 
 	taskq_saved_plan(&decrement_plan, decrement_sql, 1, argtypes);
 	if (taskq_execute_plan(decrement_plan, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
@@ -184,7 +174,7 @@ taskq_advance_succeeded(const int64 *ids, int n)
 
 	if (nreleased > 0)
 	{
-		Datum		rvalues[1] = {int8_array(released, nreleased)};
+		Datum		rvalues[1] = {taskq_int8_array(released, nreleased)};
 
 		/* a snapshot that sees the other predecessors' committed results */
 		PopActiveSnapshot();
@@ -230,7 +220,7 @@ taskq_advance_failed(int64 id)
 	if (taskq_execute_plan(failure_info_plan, value, NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "pg_taskq: reading the failed task %lld failed", (long long) id);
-	values[0] = int8_array(failed, nfailed);
+	values[0] = taskq_int8_array(failed, nfailed);
 	values[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
 	taskq_saved_plan(&errback_plan, errback_sql, 2, argtypes);

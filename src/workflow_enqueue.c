@@ -226,7 +226,7 @@ compile_task(WfGraph *g, JsonbContainer *spec)
 	node->fn = taskq_resolve_function(cstring_to_text(fn));
 	args = get_key(spec, "args");
 	if (args == NULL || args->type == jbvNull)
-		node->args = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("[]")));
+		node->args = taskq_no_args();
 	else
 		node->args = JsonbValueToJsonb(args);
 	node->queue = string_field(spec, "queue", "default");
@@ -322,7 +322,7 @@ compile(WfGraph *g, JsonbContainer *sig, int depth)
 		collector = add_node(g);
 		g->nodes[collector].fn = DatumGetObjectId(DirectFunctionCall1(regprocedurein,
 																	  CStringGetDatum("taskq.collect(jsonb)")));
-		g->nodes[collector].args = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("[]")));
+		g->nodes[collector].args = taskq_no_args();
 		g->nodes[collector].queue = g->nodes[subs[0].exit].queue;
 		g->nodes[collector].max_attempts = 3;
 		for (int i = 0; i < n; i++)
