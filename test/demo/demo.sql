@@ -153,7 +153,7 @@ CREATE TRIGGER page_metrics AFTER INSERT ON demo.pages
 	FOR EACH ROW EXECUTE FUNCTION taskq.enqueue_trigger('demo.page_added', 'high_priority');
 
 INSERT INTO demo.pages (title, body) VALUES
-	('chains', 'Soon: chains, groups and chords of tasks, like Celery.'),
+	('chains', 'Chains, groups and chords of tasks, like Celery, run below.'),
 	('http', 'Soon: HTTP tasks, many requests in flight in one worker.');
 
 
@@ -190,3 +190,39 @@ SELECT m.page_id, p.title, m.words
 FROM demo.page_metrics AS m
 	JOIN demo.pages AS p ON p.id = m.page_id
 ORDER BY m.page_id;
+
+
+\echo
+\echo '== 8. A workflow: the map/reduce of the blog, with SQL tasks'
+-- for each page, a chain: read the page, then count three words in it;
+-- a chord runs the aggregation once, after every chain is done, with the
+-- counts of all pages in page order
+CREATE FUNCTION demo.fetch_page(page int) RETURNS text
+LANGUAGE sql AS $$ SELECT body FROM demo.pages WHERE id = page $$;
+
+-- receives the page's text from the previous step, then the words
+CREATE FUNCTION demo.find_frequency(body text, words text[]) RETURNS jsonb
+LANGUAGE sql AS $$ SELECT demo.count_words(body, words) $$;
+
+-- receives the array of every page's counts
+CREATE FUNCTION demo.aggregate_results(counts jsonb) RETURNS jsonb
+LANGUAGE sql AS $$
+	SELECT jsonb_object_agg(w.word, w.total)
+	FROM (SELECT e.key AS word, sum(e.value::int) AS total
+		  FROM jsonb_array_elements(counts) AS page(counts),
+			   jsonb_each_text(page.counts) AS e
+		  GROUP BY e.key) AS w
+$$;
+
+SELECT taskq.enqueue(
+	taskq.chord(
+		ARRAY(SELECT taskq.chain(taskq.task('demo.fetch_page', jsonb_build_array(id)),
+								 taskq.task('demo.find_frequency', '[["a", "task", "queue"]]'))
+			  FROM demo.pages ORDER BY id),
+		taskq.task('demo.aggregate_results'))) AS mapreduce_id
+\gset
+SELECT state, result AS word_totals FROM taskq.wait(:mapreduce_id);
+
+\echo
+\echo 'The workflow, task by task (taskq.workflow):'
+SELECT task_id, fn, state, depends_on, result FROM taskq.workflow(:mapreduce_id);
