@@ -32,11 +32,11 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers 
 SHLIB_LINK += -lcurl
 
 # pg_regress: a throwaway instance with the library preloaded
-REGRESS = setup enqueue errors security queues trigger wait
+REGRESS = setup enqueue errors security queues trigger wait workflow workflow_errors
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check \
 	--load-extension=pg_taskq
 
-ISOLATION = unique_key_race
+ISOLATION = unique_key_race chord_race
 ISOLATION_OPTS = --temp-config=$(srcdir)/test/isolation.conf --temp-instance=tmp_check_iso \
 	--load-extension=pg_taskq
 

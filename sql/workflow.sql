@@ -49,7 +49,7 @@ ORDER BY s.id;
 -- group: the result is the array of the members' results in the order given,
 -- although the first member (alone on serial_queue, slow) finishes last
 SELECT taskq.enqueue(taskq.group(
-  taskq.task('slow_echo', '["first", 0.5]', queue => 'serial_queue'),
+  taskq.task('slow_echo', '["first", 1]', queue => 'serial_queue'),
   taskq.task('slow_echo', '["second", 0]'),
   taskq.task('slow_echo', '["third", 0]'))) AS g1 \gset
 SELECT state, result FROM taskq.wait(:g1, '30 s');
@@ -108,7 +108,7 @@ SELECT task_id - b AS task, fn, queue, state,
        modes, pending, attempt, result, error
 FROM w, b ORDER BY task_id;
 SELECT count(*) AS same_workflow_from_its_first_task
-FROM taskq.workflow((SELECT workflow_id FROM taskq.tasks WHERE id = :ch3));
+FROM taskq.workflow((SELECT min(id) FROM taskq.tasks WHERE workflow_id = :ch3));
 -- a workflow in progress: later steps wait
 SELECT taskq.enqueue(taskq.chain(taskq.task('add', '[1, 2]', delay => '1 hour'),
                                  taskq.task('add', '[10]'),
@@ -119,9 +119,9 @@ SELECT task_id - b AS task, fn, state,
        modes, pending, result
 FROM w, b ORDER BY task_id;
 SELECT state FROM taskq.wait(:c3, '100 ms');
--- a plain task is not part of a workflow
+-- a plain task is a workflow of one task
 SELECT taskq.enqueue('noop') AS plain \gset
-SELECT count(*) AS plain_task_workflow_rows FROM taskq.workflow(:plain);
+SELECT task_id = :plain AS itself, fn, depends_on FROM taskq.workflow(:plain);
 
 -- the blog's map/reduce with SQL tasks: count words in every page, add up
 CREATE TABLE pages (id int PRIMARY KEY, body text);
@@ -141,7 +141,7 @@ CREATE FUNCTION aggregate_results(results jsonb) RETURNS jsonb LANGUAGE sql AS $
   INSERT INTO aggregate_runs VALUES (results);
   SELECT jsonb_object_agg(key, total) FROM
     (SELECT key, sum(value::int) AS total
-     FROM jsonb_array_elements(results) r, jsonb_each_text(r) GROUP BY key) s
+     FROM jsonb_array_elements(results) AS r(page), jsonb_each_text(page) GROUP BY key) s
 $$;
 SELECT max(id) AS max_id_before FROM taskq.tasks \gset
 SELECT taskq.enqueue(
@@ -160,9 +160,9 @@ FROM taskq.tasks WHERE id = :mr;
 SELECT count(*) AS body_runs, min(jsonb_array_length(results)) AS results,
        min(results->0->>'foo') AS page_1_foo, min(results->19->>'foo') AS page_20_foo
 FROM aggregate_runs;
--- every task the enqueue created shares the workflow id, the id of its first task
+-- every task the enqueue created (20 chains of 2, and the body) shares the
+-- workflow id: the id the enqueue returned
 SELECT count(*) AS tasks, count(DISTINCT workflow_id) AS workflow_ids,
-       bool_and(workflow_id = (SELECT min(id) FROM taskq.tasks WHERE id > :max_id_before))
-         AS workflow_id_is_first_task,
+       bool_and(workflow_id = :mr) AS workflow_id_is_result_id,
        count(*) FILTER (WHERE state = 'succeeded') AS succeeded
 FROM taskq.tasks WHERE id > :max_id_before;

@@ -16,13 +16,15 @@ SELECT taskq.task('proc');
 SELECT taskq.chain(VARIADIC ARRAY[]::taskq.signature[]);
 SELECT taskq.group(VARIADIC ARRAY[]::taskq.signature[]);
 SELECT taskq.chain(taskq.task('noop'), NULL);
-SELECT taskq.chord(NULL, taskq.task('sum_array'));
-SELECT taskq.chord(ARRAY[taskq.task('noop')], NULL);
+SELECT taskq.enqueue(taskq.chord(NULL, taskq.task('sum_array')));
+SELECT taskq.enqueue(taskq.chord(ARRAY[taskq.task('noop')], NULL));
 SELECT taskq.enqueue(NULL::taskq.signature);
 -- a task that receives a result must take positional arguments
-SELECT taskq.enqueue(taskq.chain(taskq.task('add', '[1, 2]'), taskq.task('add', '{"b": 1}')));
+SELECT taskq.enqueue(taskq.chain(taskq.task('add', '[1, 2]'), taskq.task('add', '{"a": 1, "b": 1}')));
 SELECT taskq.enqueue(taskq.chord(ARRAY[taskq.task('add', '[1, 2]')],
-                                 taskq.task('show_results', '{"tag": "x"}')));
+                                 taskq.task('show_results', '{"results": [], "tag": "x"}')));
+-- (named arguments are checked when the task is built: all must be there)
+SELECT taskq.task('add', '{"b": 1}');
 -- ... and have room for it: the prepended result is one more argument
 SELECT taskq.enqueue(taskq.chain(taskq.task('add', '[1, 2]'), taskq.task('add', '[10, 20]')));
 SELECT taskq.enqueue(taskq.chord(ARRAY[taskq.task('add', '[1, 2]')], taskq.task('noop')));

@@ -15,6 +15,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -102,10 +103,26 @@ append_signature_array(StringInfo buf, ArrayType *arr, const char *what, bool al
 static void
 append_interval_or_null(StringInfo buf, Interval *iv)
 {
+	int			save_style = IntervalStyle;
+	char	   *text;
+
 	if (iv == NULL)
+	{
 		appendStringInfoString(buf, "null");
-	else
-		escape_json(buf, DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(iv))));
+		return;
+	}
+	/* ISO 8601, so the signature does not depend on the session's IntervalStyle */
+	IntervalStyle = INTSTYLE_ISO_8601;
+	PG_TRY();
+	{
+		text = DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(iv)));
+	}
+	PG_FINALLY();
+	{
+		IntervalStyle = save_style;
+	}
+	PG_END_TRY();
+	escape_json(buf, text);
 }
 
 /*
