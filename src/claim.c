@@ -44,7 +44,7 @@
 " RETURNING t.id, t.fn::pg_catalog.oid, t.args, t.owner::pg_catalog.oid, t.attempt," \
 "   t.max_attempts, t.priority, t.run_at," \
 "   (pg_catalog.date_part('epoch', t.timeout) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4," \
-"   t.has_dependents"
+"   t.has_dependents, t.workflow_id OPERATOR(pg_catalog.=) t.id"
 
 static const char *claim_alone_sql = CLAIM_SQL("run_alone", "1 + 0 * $2");
 static const char *claim_batch_sql = CLAIM_SQL("NOT run_alone", "$2");
@@ -148,6 +148,8 @@ claim_with(SPIPlanPtr plan, const char *queue, int max, int64 token, TaskqClaime
 		d = SPI_getbinval(tup, desc, 9, &isnull);
 		t->timeout_ms = isnull ? 0 : Max(1, DatumGetInt32(d));
 		t->has_dependents = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+		d = SPI_getbinval(tup, desc, 11, &isnull);
+		t->carries_workflow_result = !isnull && DatumGetBool(d);
 	}
 	MemoryContextSwitchTo(oldcontext);
 	return (int) n;
@@ -266,17 +268,24 @@ taskq_complete(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n)
 	{
 		int64	   *succeeded = palloc(sizeof(int64) * n);
 		int			nsucceeded = 0;
+		int64	   *workflows_done = palloc(sizeof(int64) * n);
+		int			nworkflows_done = 0;
 
 		for (int i = 0; i < n; i++)
 		{
 			if (!tasks[i].has_dependents)
 				continue;
 			if (outcomes[i].kind == TASKQ_SUCCEEDED)
+			{
 				succeeded[nsucceeded++] = tasks[i].id;
+				if (tasks[i].carries_workflow_result)
+					workflows_done[nworkflows_done++] = tasks[i].id;
+			}
 			else if (outcomes[i].kind == TASKQ_FAILED)
 				taskq_advance_failed(tasks[i].id);
 		}
 		taskq_advance_succeeded(succeeded, nsucceeded);
+		taskq_cancel_error_callbacks(workflows_done, nworkflows_done);
 	}
 }
 

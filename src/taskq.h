@@ -88,6 +88,7 @@ typedef struct TaskqClaimed
 	TimestampTz run_at;
 	int			timeout_ms;		/* 0 = none */
 	bool		has_dependents; /* a workflow step others wait for */
+	bool		carries_workflow_result;	/* its error callback waits on it */
 } TaskqClaimed;
 
 typedef enum TaskqOutcomeKind
@@ -141,6 +142,7 @@ extern void taskq_wake_waiters_at_commit(int64 task_id);
 
 /* workflow.c: the advancer, run in the transaction that records outcomes */
 extern void taskq_advance_succeeded(const int64 *ids, int n);
+extern void taskq_cancel_error_callbacks(const int64 *ids, int n);
 extern void taskq_advance_failed(int64 id);
 
 /* signature.c */

@@ -184,7 +184,21 @@ taskq_advance_succeeded(const int64 *ids, int n)
 			elog(ERROR, "pg_taskq: releasing workflow tasks failed");
 		wake_returned_queues();
 	}
+}
 
+/*
+ * The workflows whose result tasks ids[0..n-1] just succeeded do not need
+ * their error callbacks: those end cancelled.
+ */
+void
+taskq_cancel_error_callbacks(const int64 *ids, int n)
+{
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	Datum		values[1];
+
+	if (n == 0)
+		return;
+	values[0] = taskq_int8_array(ids, n);
 	taskq_saved_plan(&cancel_errbacks_plan, cancel_errbacks_sql, 1, argtypes);
 	if (taskq_execute_plan(cancel_errbacks_plan, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "pg_taskq: cancelling error callbacks failed");
