@@ -22,7 +22,10 @@ OBJS = \
 	src/commit_wakeups.o \
 	src/workflow.o \
 	src/signature.o \
-	src/workflow_enqueue.o
+	src/workflow_enqueue.o \
+	src/http_policy.o \
+	src/http_task.o \
+	src/http_runner.o
 
 DATA = $(wildcard extension/pg_taskq--*.sql)
 EXTRA_CLEAN = tmp_check tmp_check_iso results regression.diffs regression.out output_iso

@@ -192,9 +192,34 @@ taskq_claim(const char *queue, int max, int64 token, TaskqClaimed *out)
 	return n;
 }
 
-/* Record the outcomes of a batch, in the caller's transaction. */
+static void complete_rows(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n);
+
+/*
+ * Record the outcomes of a batch, in the caller's transaction; tasks whose
+ * HTTP request is still in flight are left as they are.
+ */
 void
 taskq_complete(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n)
+{
+	TaskqClaimed *t = palloc(sizeof(TaskqClaimed) * Max(1, n));
+	TaskqOutcome *o = palloc(sizeof(TaskqOutcome) * Max(1, n));
+	int			m = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (outcomes[i].kind == TASKQ_IN_FLIGHT)
+			continue;
+		t[m] = tasks[i];
+		o[m] = outcomes[i];
+		m++;
+	}
+	if (m > 0)
+		complete_rows(t, o, m);
+}
+
+/* Record outcomes, none in flight. */
+static void
+complete_rows(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n)
 {
 	Oid			argtypes[8] = {INT8ARRAYOID, CHARARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
 	TEXTARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8ARRAYOID};

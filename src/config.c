@@ -148,6 +148,32 @@ taskq_config(void)
 	return current_config ? current_config : &empty;
 }
 
+/*
+ * How many worker processes serve the queue: one per unit of concurrency,
+ * at most taskq.max_workers_per_queue (HTTP tasks are multiplexed, so a
+ * queue of concurrency 200 needs a few processes, not 200).
+ */
+int
+taskq_queue_workers(const char *queue)
+{
+	return Min(taskq_queue_concurrency(queue), taskq_max_workers_per_queue);
+}
+
+/*
+ * How many tasks worker number index of the queue may have at once: its
+ * share of the queue's concurrency.  The shares add up to the concurrency.
+ */
+int
+taskq_worker_share(const char *queue, int index)
+{
+	int			concurrency = taskq_queue_concurrency(queue);
+	int			workers = taskq_queue_workers(queue);
+
+	if (workers == 0 || index >= workers)
+		return 0;
+	return concurrency / workers + (index < concurrency % workers ? 1 : 0);
+}
+
 /* Concurrency of the queue, or 0 when it is not configured. */
 int
 taskq_queue_concurrency(const char *queue)

@@ -193,7 +193,7 @@ start_missing_workers(void)
 
 	for (int q = 0; q < cfg->nqueues; q++)
 	{
-		for (int n = 0; n < cfg->queues[q].concurrency; n++)
+		for (int n = 0; n < taskq_queue_workers(cfg->queues[q].name); n++)
 		{
 			if (slot_running(cfg->queues[q].name, n))
 				continue;

@@ -23,6 +23,12 @@ char	   *taskq_queues_string = NULL;
 int			taskq_batch_size = 100;
 int			taskq_batch_time_ms = 100;
 int			taskq_poll_interval_ms = 10000;
+int			taskq_max_workers_per_queue = 8;
+char	   *taskq_http_deny_string = NULL;
+char	   *taskq_http_allow_string = NULL;
+int			taskq_http_max_redirects = 5;
+int			taskq_http_max_body_kb = 10240;
+int			taskq_http_max_timeout_ms = 300000;
 
 void		_PG_init(void);
 
@@ -75,6 +81,62 @@ define_gucs(void)
 							NULL,
 							&taskq_poll_interval_ms,
 							10000, 100, 3600000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("taskq.max_workers_per_queue",
+							"Most worker processes a queue gets.",
+							"A queue gets one process per unit of concurrency up to this; "
+							"HTTP tasks share the processes, SQL tasks take one each.",
+							&taskq_max_workers_per_queue,
+							8, 1, 1000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("taskq.http_deny",
+							   "Address ranges HTTP tasks of non-superusers may not reach.",
+							   "A comma-separated list of CIDR ranges; checked on the "
+							   "address connected to, on every redirect.",
+							   &taskq_http_deny_string,
+							   TASKQ_HTTP_DENY_DEFAULT,
+							   PGC_SIGHUP,
+							   0,
+							   taskq_cidr_list_check_hook, taskq_http_deny_assign_hook, NULL);
+
+	DefineCustomStringVariable("taskq.http_allow",
+							   "Address ranges HTTP tasks may reach even when taskq.http_deny lists them.",
+							   NULL,
+							   &taskq_http_allow_string,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   taskq_cidr_list_check_hook, taskq_http_allow_assign_hook, NULL);
+
+	DefineCustomIntVariable("taskq.http_max_redirects",
+							"Most redirects an HTTP task follows.",
+							NULL,
+							&taskq_http_max_redirects,
+							5, 0, 50,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("taskq.http_max_body",
+							"Largest response body an HTTP task accepts.",
+							NULL,
+							&taskq_http_max_body_kb,
+							10240, 1, 1048576,
+							PGC_SIGHUP,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("taskq.http_max_timeout",
+							"Longest timeout an HTTP task may ask for.",
+							NULL,
+							&taskq_http_max_timeout_ms,
+							300000, 1000, 86400000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);

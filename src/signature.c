@@ -126,34 +126,17 @@ append_interval_or_null(StringInfo buf, Interval *iv)
 }
 
 /*
- * taskq.task(fn, args, queue, priority, delay, max_attempts, timeout,
- * immutable): the signature of one SQL task.
+ * The signature of one task, checked: the function, the caller's right to
+ * run it, the arguments (one may be missing if it can receive a result),
+ * the queue and the options.
  */
 Datum
-taskq_task_signature(PG_FUNCTION_ARGS)
+taskq_build_task_signature(Oid fn, Jsonb *args, const char *queue, int priority,
+						   Interval *delay, int max_attempts, Interval *timeout,
+						   bool immutable)
 {
-	Oid			fn;
-	Jsonb	   *args;
-	char	   *queue;
-	int			priority = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3);
-	Interval   *delay = PG_ARGISNULL(4) ? NULL : PG_GETARG_INTERVAL_P(4);
-	int			max_attempts = PG_ARGISNULL(5) ? 3 : PG_GETARG_INT32(5);
-	Interval   *timeout = PG_ARGISNULL(6) ? NULL : PG_GETARG_INTERVAL_P(6);
-	bool		immutable = PG_ARGISNULL(7) ? false : PG_GETARG_BOOL(7);
 	StringInfoData buf;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("the function of a task must not be null")));
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("queue must not be null")));
-	fn = taskq_resolve_function(PG_GETARG_TEXT_PP(0));
-	args = PG_ARGISNULL(1) ? taskq_no_args()
-		: PG_GETARG_JSONB_P(1);
-	queue = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	taskq_check_queue(queue);
 	taskq_check_options(priority, delay, max_attempts, timeout);
 	taskq_check_task(fn, args, !immutable);
@@ -171,7 +154,32 @@ taskq_task_signature(PG_FUNCTION_ARGS)
 	appendStringInfoString(&buf, ", \"delay\": ");
 	append_interval_or_null(&buf, delay);
 	appendStringInfo(&buf, ", \"immutable\": %s}}", immutable ? "true" : "false");
-	PG_RETURN_DATUM(jsonb_from_string(&buf));
+	return jsonb_from_string(&buf);
+}
+
+/*
+ * taskq.task(fn, args, queue, priority, delay, max_attempts, timeout,
+ * immutable): the signature of one SQL task.
+ */
+Datum
+taskq_task_signature(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the function of a task must not be null")));
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("queue must not be null")));
+	PG_RETURN_DATUM(taskq_build_task_signature(taskq_resolve_function(PG_GETARG_TEXT_PP(0)),
+											   PG_ARGISNULL(1) ? taskq_no_args() : PG_GETARG_JSONB_P(1),
+											   text_to_cstring(PG_GETARG_TEXT_PP(2)),
+											   PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3),
+											   PG_ARGISNULL(4) ? NULL : PG_GETARG_INTERVAL_P(4),
+											   PG_ARGISNULL(5) ? 3 : PG_GETARG_INT32(5),
+											   PG_ARGISNULL(6) ? NULL : PG_GETARG_INTERVAL_P(6),
+											   PG_ARGISNULL(7) ? false : PG_GETARG_BOOL(7)));
 }
 
 /* taskq.chain(VARIADIC steps) */

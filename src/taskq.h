@@ -27,6 +27,24 @@ extern char *taskq_queues_string;
 extern int	taskq_batch_size;
 extern int	taskq_batch_time_ms;
 extern int	taskq_poll_interval_ms;
+extern int	taskq_max_workers_per_queue;
+extern char *taskq_http_deny_string;
+extern char *taskq_http_allow_string;
+extern int	taskq_http_max_redirects;
+extern int	taskq_http_max_body_kb;
+extern int	taskq_http_max_timeout_ms;
+
+/* the default of taskq.http_deny: loopback, private, carrier NAT, link-local (metadata) */
+#define TASKQ_HTTP_DENY_DEFAULT \
+	"127.0.0.0/8, ::1/128, 0.0.0.0/8, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, " \
+	"100.64.0.0/10, 169.254.0.0/16, fe80::/10, fc00::/7, ::/128"
+
+/* http_policy.c */
+struct sockaddr;
+extern bool taskq_cidr_list_check_hook(char **newval, void **extra, GucSource source);
+extern void taskq_http_deny_assign_hook(const char *newval, void *extra);
+extern void taskq_http_allow_assign_hook(const char *newval, void *extra);
+extern bool taskq_address_allowed(const struct sockaddr *sa, char *text, size_t textlen);
 
 /* config.c: the parsed value of taskq.queues */
 typedef struct TaskqQueueConfig
@@ -45,6 +63,8 @@ extern bool taskq_queues_check_hook(char **newval, void **extra, GucSource sourc
 extern void taskq_queues_assign_hook(const char *newval, void *extra);
 extern const TaskqConfig *taskq_config(void);
 extern int	taskq_queue_concurrency(const char *queue);
+extern int	taskq_queue_workers(const char *queue);
+extern int	taskq_worker_share(const char *queue, int index);
 
 /* shmem.c: worker slots, waiters and wake-ups */
 typedef struct TaskqWorkerSlot
@@ -96,7 +116,8 @@ typedef enum TaskqOutcomeKind
 	TASKQ_SUCCEEDED,
 	TASKQ_RETRY,
 	TASKQ_FAILED,
-	TASKQ_UNSTARTED				/* claimed but not run: give back */
+	TASKQ_UNSTARTED,			/* claimed but not run: give back */
+	TASKQ_IN_FLIGHT				/* an HTTP request under way: nothing to record yet */
 } TaskqOutcomeKind;
 
 typedef struct TaskqOutcome
@@ -147,5 +168,24 @@ extern void taskq_advance_failed(int64 id);
 
 /* signature.c */
 extern const char *taskq_signature_kind(Jsonb *sig);
+extern Datum taskq_build_task_signature(Oid fn, Jsonb *args, const char *queue, int priority,
+										Interval *delay, int max_attempts, Interval *timeout,
+										bool immutable);
+
+/* http_task.c */
+extern Oid	taskq_http_request_fn(void);
+extern void taskq_check_http_request(Jsonb *request);
+
+/* http_runner.c: the worker's transfers in flight */
+extern void taskq_http_init(void);
+extern int	taskq_http_in_flight(void);
+extern int	taskq_http_finished(void);
+extern void taskq_http_start(const TaskqClaimed *task);
+extern int	taskq_http_poll(long timeout_ms);
+extern void taskq_http_take_finished(TaskqClaimed *tasks, TaskqOutcome *outcomes, int *n);
+extern void taskq_http_abort_all(TaskqClaimed *tasks, int *n);
+
+/* worker.c */
+extern double taskq_retry_backoff(int attempt);
 
 #endif							/* TASKQ_H */

@@ -60,7 +60,7 @@ worker_exit(int code, Datum arg)
 static bool
 still_wanted(void)
 {
-	return my_index < taskq_queue_concurrency(my_queue);
+	return my_index < taskq_queue_workers(my_queue);
 }
 
 /*
@@ -110,8 +110,8 @@ extension_ready(void)
 }
 
 /* Exponential backoff with jitter: about 2^attempt seconds, at most an hour. */
-static double
-retry_backoff(int attempt)
+double
+taskq_retry_backoff(int attempt)
 {
 	double		base = attempt >= 12 ? 3600.0 : Min(3600.0, (double) (1 << attempt));
 
@@ -199,7 +199,7 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 		else
 		{
 			out->kind = TASKQ_RETRY;
-			out->backoff_s = retry_backoff(task->attempt);
+			out->backoff_s = taskq_retry_backoff(task->attempt);
 		}
 	}
 	PG_END_TRY();
@@ -246,19 +246,42 @@ static int	current_context = 0;
 static TaskqClaimed *claimed = NULL;
 static int	nclaimed = 0;
 
+/* taskq.http_request(jsonb): tasks naming it run as HTTP requests */
+static Oid	http_fn = InvalidOid;
+
+/* the last claim found fewer tasks than it asked for; until a wake-up */
+static bool queue_drained = false;
+
+/*
+ * How many more tasks this worker may take: its share of the queue's
+ * concurrency, less the HTTP requests it has in flight.
+ */
+static int
+free_share(void)
+{
+	return taskq_worker_share(my_queue, my_index) - taskq_http_in_flight();
+}
+
 /* Claim a batch into context which; the caller's transaction commits it. */
 static void
 claim_into(int which)
 {
 	MemoryContext old;
+	int			want;
 
 	MemoryContextReset(claim_contexts[which]);
 	old = MemoryContextSwitchTo(claim_contexts[which]);
 	claimed = palloc(sizeof(TaskqClaimed) * taskq_batch_size);
-	pgstat_report_activity(STATE_RUNNING, "claiming tasks");
-	PushActiveSnapshot(GetTransactionSnapshot());
-	nclaimed = taskq_claim(my_queue, claim_size(), my_token, claimed);
-	PopActiveSnapshot();
+	nclaimed = 0;
+	want = Min(claim_size(), free_share());
+	if (want > 0 && !queue_drained)
+	{
+		pgstat_report_activity(STATE_RUNNING, "claiming tasks");
+		PushActiveSnapshot(GetTransactionSnapshot());
+		nclaimed = taskq_claim(my_queue, want, my_token, claimed);
+		PopActiveSnapshot();
+		queue_drained = nclaimed < want;
+	}
 	MemoryContextSwitchTo(old);
 }
 
@@ -270,17 +293,23 @@ static void
 give_back_claimed(void)
 {
 	TaskqOutcome *outcomes;
+	TaskqClaimed *tasks;
+	int			n = nclaimed;
 
-	if (nclaimed == 0)
+	if (nclaimed == 0 && taskq_http_in_flight() == 0 && taskq_http_finished() == 0)
 		return;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
-	outcomes = palloc0(sizeof(TaskqOutcome) * nclaimed);
-	for (int i = 0; i < nclaimed; i++)
+	tasks = palloc(sizeof(TaskqClaimed) * (nclaimed + taskq_http_in_flight() + taskq_http_finished()));
+	memcpy(tasks, claimed, sizeof(TaskqClaimed) * nclaimed);
+	/* requests in flight are stopped; they will be made again (at-least-once) */
+	taskq_http_abort_all(tasks, &n);
+	outcomes = palloc0(sizeof(TaskqOutcome) * n);
+	for (int i = 0; i < n; i++)
 		outcomes[i].kind = TASKQ_UNSTARTED;
 	PushActiveSnapshot(GetTransactionSnapshot());
-	taskq_complete(claimed, outcomes, nclaimed);
+	taskq_complete(tasks, outcomes, n);
 	PopActiveSnapshot();
 	taskq_wake_queue_at_commit(my_queue);
 	SPI_finish();
@@ -313,8 +342,10 @@ run_batch(bool claim_next)
 	TimestampTz batch_start;
 	int			finished_ids_n = 0;
 	int64	   *finished_ids;
+	int			capacity;
 
-	if (nclaimed == 0)
+	taskq_http_poll(0);
+	if (nclaimed == 0 && free_share() > 0 && !queue_drained)
 	{
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
@@ -323,15 +354,18 @@ run_batch(bool claim_next)
 		SPI_finish();
 		CommitTransactionCommand();
 	}
-	if (nclaimed == 0)
+	if (nclaimed == 0 && taskq_http_finished() == 0)
 		return 0;
 
-	tasks = claimed;
+	/* room for the claimed tasks and for every HTTP request that may end */
 	n = nclaimed;
+	capacity = n + n + taskq_http_in_flight() + taskq_http_finished();
 	batch_context = claim_contexts[current_context];
 	MemoryContextSwitchTo(batch_context);
-	outcomes = palloc(sizeof(TaskqOutcome) * n);
-	finished_ids = palloc(sizeof(int64) * n);
+	tasks = palloc(sizeof(TaskqClaimed) * capacity);
+	memcpy(tasks, claimed, sizeof(TaskqClaimed) * n);
+	outcomes = palloc0(sizeof(TaskqOutcome) * capacity);
+	finished_ids = palloc(sizeof(int64) * capacity);
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -352,10 +386,25 @@ run_batch(bool claim_next)
 			break;
 		}
 		CHECK_FOR_INTERRUPTS();
+		if (tasks[i].fn == http_fn)
+		{
+			/* an HTTP request: started now, recorded when it ends */
+			taskq_http_start(&tasks[i]);
+			outcomes[i].kind = TASKQ_IN_FLIGHT;
+			note_task_duration(0, 0);
+			continue;
+		}
 		PushActiveSnapshot(GetTransactionSnapshot());
 		run_one(&tasks[i], &outcomes[i]);
 		PopActiveSnapshot();
 		note_task_duration(outcomes[i].started_at, outcomes[i].finished_at);
+	}
+
+	/* the HTTP requests that ended meanwhile are recorded with the batch */
+	taskq_http_poll(0);
+	taskq_http_take_finished(tasks, outcomes, &n);
+	for (int i = 0; i < n; i++)
+	{
 		if (outcomes[i].kind == TASKQ_SUCCEEDED || outcomes[i].kind == TASKQ_FAILED)
 			finished_ids[finished_ids_n++] = tasks[i].id;
 	}
@@ -474,6 +523,7 @@ taskq_worker_main(Datum arg)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "recovering orphaned tasks");
 	taskq_recover_orphans();
+	http_fn = taskq_http_request_fn();
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -485,6 +535,18 @@ taskq_worker_main(Datum arg)
 
 		if (run_batch(!ConfigReloadPending) > 0)
 			continue;
+		if (taskq_http_in_flight() > 0)
+		{
+			/* let requests progress; look at the queue again when woken */
+			taskq_http_poll(10);
+			if (MyLatch->is_set)
+			{
+				ResetLatch(MyLatch);
+				queue_drained = false;
+			}
+			continue;
+		}
 		wait_for_wakeup(idle_timeout());
+		queue_drained = false;
 	}
 }
