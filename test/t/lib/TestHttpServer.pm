@@ -601,4 +601,177 @@ sub _flush
 	return;
 }
 
+# ------------------------------------------------------------------ nginx
+#
+#   my $ng = TestHttpServer::Nginx->new(root => $pages, dir => $dir,
+#                                       access_log => 1);
+#   $ng->url('/page-0001.html'); $ng->access_count; $ng->stop;
+#
+# Starts /usr/sbin/nginx (or $ENV{NGINX}) as the current user in the
+# foreground, with test/http/nginx.conf.template filled in: 127.0.0.1 on a
+# free port, the pid file, logs and temp paths in `dir`, 2 worker processes.
+# TestHttpServer::Nginx->available says whether the binary is there.
+# Stopped on DESTROY and END like the Perl server.
+
+package TestHttpServer::Nginx;
+
+use strict;
+use warnings;
+use IO::Socket::INET;
+use POSIX qw(:sys_wait_h);
+use Time::HiRes qw(time usleep);
+use File::Basename qw(dirname);
+use Cwd qw(abs_path);
+
+my @NGINXES;
+
+sub binary { $ENV{NGINX} // '/usr/sbin/nginx' }
+
+sub available { -x binary() }
+
+sub template
+{
+	my $lib = dirname(abs_path(__FILE__));
+	return "$lib/../../http/nginx.conf.template";
+}
+
+sub new
+{
+	my ($class, %opt) = @_;
+	my $root = abs_path($opt{root}) or die "nginx: no document root";
+	my $dir = $opt{dir} // do {
+		require File::Temp;
+		File::Temp::tempdir('taskq_nginx_XXXXXX', TMPDIR => 1, CLEANUP => 1);
+	};
+	mkdir $dir unless -d $dir;
+	$dir = abs_path($dir);
+	my $self = bless { dir => $dir, root => $root, owner => $$ }, $class;
+	$self->{access_log} = $opt{access_log} ? "$dir/access.log" : undef;
+
+	open(my $tf, '<', template()) or die "nginx: " . template() . ": $!";
+	my $conf_tpl = do { local $/; <$tf> };
+	close $tf;
+
+	for my $try (1 .. 10)
+	{
+		# a free port: bind port 0, read it, release it
+		my $probe = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+			Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+		  or die "nginx: no free port: $!";
+		my $port = $probe->sockport;
+		close $probe;
+
+		my $conf = $conf_tpl;
+		my %v = (DIR => $dir, ROOT => $root, PORT => $port,
+			ACCESS_LOG => $self->{access_log} // 'off');
+		$conf =~ s/\@(\w+)\@/$v{$1} \/\/ die "nginx template: unknown \@$1\@"/ge;
+		open(my $cf, '>', "$dir/nginx.conf") or die "$dir/nginx.conf: $!";
+		print $cf $conf;
+		close $cf;
+		unlink "$dir/error.log";
+
+		my $pid = fork();
+		die "nginx: fork: $!" unless defined $pid;
+		if ($pid == 0)
+		{
+			open(STDIN, '<', '/dev/null');
+			open(STDOUT, '>>', "$dir/error.log");
+			open(STDERR, '>>', "$dir/error.log");
+			exec(binary(), '-p', "$dir/", '-c', "$dir/nginx.conf", '-e', "$dir/error.log",
+				'-g', 'daemon off;')
+			  or POSIX::_exit(127);
+		}
+		$self->{pid} = $pid;
+		$self->{port} = $port;
+
+		my $deadline = time + 10;
+		while (time < $deadline)
+		{
+			last if waitpid($pid, WNOHANG) == $pid;
+			my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+				Proto => 'tcp', Timeout => 1);
+			if ($s)
+			{
+				close $s;
+				push @NGINXES, $self;
+				return $self;
+			}
+			usleep(20_000);
+		}
+		kill 'KILL', $pid;
+		waitpid($pid, 0);
+		delete $self->{pid};
+		my $err = '';
+		if (open(my $e, '<', "$dir/error.log"))
+		{
+			local $/;
+			$err = <$e> // '';
+			close $e;
+		}
+		next if $err =~ /Address already in use/;
+		die "nginx did not start: $err";
+	}
+	die "nginx: no port could be bound";
+}
+
+sub port { $_[0]{port} }
+sub pid  { $_[0]{pid} }
+sub dir  { $_[0]{dir} }
+
+sub url
+{
+	my ($self, $path) = @_;
+	return "http://127.0.0.1:$self->{port}" . ($path // '/');
+}
+
+# lines of the access log (0 when it is off)
+sub access_count
+{
+	my ($self) = @_;
+	return 0 unless $self->{access_log} && open(my $fh, '<', $self->{access_log});
+	my $n = 0;
+	$n++ while <$fh>;
+	close $fh;
+	return $n;
+}
+
+# access log lines with their status: { status => count }
+sub access_statuses
+{
+	my ($self) = @_;
+	my %c;
+	return \%c unless $self->{access_log} && open(my $fh, '<', $self->{access_log});
+	while (<$fh>)
+	{
+		$c{$1}++ if /" (\d{3}) /;
+	}
+	close $fh;
+	return \%c;
+}
+
+sub stop
+{
+	my ($self) = @_;
+	return unless $self->{pid} && $$ == $self->{owner};
+	kill 'QUIT', $self->{pid};
+	my $deadline = time + 10;
+	while (waitpid($self->{pid}, WNOHANG) == 0)
+	{
+		if (time > $deadline)
+		{
+			kill 'KILL', $self->{pid};
+			waitpid($self->{pid}, 0);
+			last;
+		}
+		usleep(20_000);
+	}
+	delete $self->{pid};
+	@NGINXES = grep { $_ != $self } @NGINXES;
+	return;
+}
+
+sub DESTROY { local ($., $@, $!, $^E, $?); $_[0]->stop }
+
+END { local $?; $_->stop for @NGINXES; }
+
 1;
