@@ -1,5 +1,6 @@
 -- pg_regress loads the extension (--load-extension); check what it made
-SELECT extname, extversion FROM pg_extension WHERE extname = 'pg_taskq';
+SELECT name, installed_version = default_version AS current_version
+FROM pg_available_extensions WHERE name = 'pg_taskq';
 SELECT n.nspname, c.relname, c.relkind, c.relrowsecurity
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'taskq' AND c.relkind IN ('r', 'v') ORDER BY c.relname;

@@ -209,7 +209,7 @@ start_missing_workers(void)
 					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 					 errmsg("pg_taskq could not start all the workers taskq.queues asks for"),
 					 errdetail("No background worker slot is free."),
-					 errhint("Raise max_worker_processes to at least one more than the sum of the concurrencies in taskq.queues.")));
+					 errhint("Raise max_worker_processes to at least one more than the number of workers taskq.queues asks for (one per unit of concurrency, at most taskq.max_workers_per_queue per queue).")));
 		warned_no_slots = true;
 		retry_ms = 5000;
 	}
