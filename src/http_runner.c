@@ -398,7 +398,7 @@ outcome_of(Transfer *t, TaskqOutcome *out)
 	}
 	if (t->too_big || t->result == CURLE_FILESIZE_EXCEEDED)
 	{
-		set_failure(out, &t->task, false, "54000",
+		set_failure(out, &t->task, false, "22000",
 					psprintf("HTTP response body exceeds taskq.http_max_body (%d kB)",
 							 taskq_http_max_body_kb), 0);
 		return;
