@@ -77,7 +77,8 @@ static const char *complete_sql =
 /*
  * Running tasks whose claim token belongs to no living worker.  A task
  * alone in its batch is charged the attempt (and fails when it has none
- * left); one that shared its batch is refunded and will run alone.
+ * left); one that shared its batch is refunded and will run alone, unless
+ * it is an HTTP request ($2), which cannot have crashed the worker.
  */
 static const char *recover_sql =
 "UPDATE taskq.tasks t SET"
@@ -90,7 +91,7 @@ static const char *recover_sql =
 "  sqlstate = CASE WHEN t.batched THEN t.sqlstate ELSE '57P01' END,"
 "  finished_at = CASE WHEN NOT t.batched AND t.attempt OPERATOR(pg_catalog.>=) t.max_attempts"
 "          THEN pg_catalog.now() END,"
-"  run_alone = t.batched, batched = false, worker_token = NULL,"
+"  run_alone = t.batched AND t.fn OPERATOR(pg_catalog.<>) $2, batched = false, worker_token = NULL,"
 "  run_at = pg_catalog.now()"
 " WHERE t.state OPERATOR(pg_catalog.=) 'running'"
 "   AND t.worker_token OPERATOR(pg_catalog.<>) ALL ($1::pg_catalog.int8[])"
@@ -321,15 +322,17 @@ complete_rows(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n)
 int
 taskq_recover_orphans(void)
 {
-	Oid			argtypes[1] = {INT8ARRAYOID};
+	Oid			argtypes[2] = {INT8ARRAYOID, OIDOID};
 	int			max = taskq_max_slots();
 	int64	   *tokens = palloc(sizeof(int64) * (max + 1));
-	Datum		values[1];
+	Datum		values[2];
 	int			ret;
 	uint64		n;
 
-	taskq_saved_plan(&recover_plan, recover_sql, 1, argtypes);
+	taskq_saved_plan(&recover_plan, recover_sql, 2, argtypes);
 	values[0] = taskq_int8_array(tokens, taskq_live_tokens(tokens, max));
+	/* an HTTP request does not crash a worker: no need to isolate it */
+	values[1] = ObjectIdGetDatum(taskq_http_request_fn());
 	ret = taskq_execute_plan(recover_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "pg_taskq: orphan recovery failed: %s", SPI_result_code_string(ret));

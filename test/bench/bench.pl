@@ -45,6 +45,11 @@ my %opt = (
 	chord_members    => 10000, # chord: header size, and the independent tasks it is compared to
 	chord_runs       => 3,     # chord: pairs (independent, chord), median
 	chain_steps      => 1000,  # chain: steps of one chain
+	http_tasks       => 5000,  # http: HTTP tasks compared with wrk
+	http_runs        => 3,     # http: median of this many runs (tasks and wrk each)
+	wrk_seconds      => 5,     # http: duration of one wrk run
+	pages            => 1000,  # mapreduce: pages of the chord (and HTTP-only requests)
+	mapreduce_runs   => 3,     # mapreduce: pairs (HTTP-only, map/reduce), median
 	timeout          => 600,   # seconds any one wait may take
 );
 GetOptions(
@@ -63,6 +68,11 @@ GetOptions(
 	'chord-members=i'   => \$opt{chord_members},
 	'chord-runs=i'      => \$opt{chord_runs},
 	'chain-steps=i'     => \$opt{chain_steps},
+	'http-tasks=i'      => \$opt{http_tasks},
+	'http-runs=i'       => \$opt{http_runs},
+	'wrk-seconds=i'     => \$opt{wrk_seconds},
+	'pages=i'           => \$opt{pages},
+	'mapreduce-runs=i'  => \$opt{mapreduce_runs},
 	'wait'              => \$opt{wait},
 	'timeout=i'         => \$opt{timeout},
 	'help'              => sub { print_usage(); exit 0 },
@@ -74,6 +84,7 @@ if ($opt{quick})
 	@opt{qw(pgbench_runs pgbench_seconds tasks throughput_runs latency_n latency_warmup)}
 		= (1, 2, 2000, 1, 50, 2);
 	@opt{qw(chord_members chord_runs chain_steps)} = (1000, 1, 100);
+	@opt{qw(http_tasks http_runs wrk_seconds pages mapreduce_runs)} = (1000, 1, 2, 200, 1);
 	$opt{no_results} = 1;
 }
 
@@ -82,7 +93,7 @@ sub print_usage
 	print <<'EOT';
 usage: perl test/bench/bench.pl [options]
   --quick               short smoke run (1 x 2 s pgbench, 2,000 tasks, 50 probes); no results file
-  --only LIST           comma-separated workloads: pgbench,throughput,latency,chord,chain
+  --only LIST           comma-separated workloads: pgbench,throughput,latency,chord,chain,http,mapreduce
   --results-dir DIR     where YYYY-MM-DD.md is appended (default test/bench/results,
                         or $TASKQ_BENCH_RESULTS_DIR)
   --no-results          do not write a results file
@@ -93,6 +104,7 @@ usage: perl test/bench/bench.pl [options]
   --timeout N           seconds any one wait may take (default 600)
   --pgbench-runs N --pgbench-seconds N --tasks N --throughput-runs N --latency-n N
   --chord-members N --chord-runs N --chain-steps N
+  --http-tasks N --http-runs N --wrk-seconds N --pages N --mapreduce-runs N
 EOT
 }
 
@@ -104,6 +116,8 @@ my @WORKLOADS = (
 	{ name => 'latency',    run => \&wl_latency },
 	{ name => 'chord',      run => \&wl_chord },
 	{ name => 'chain',      run => \&wl_chain },
+	{ name => 'http',       run => \&wl_http },
+	{ name => 'mapreduce',  run => \&wl_mapreduce },
 );
 
 # The server configuration of SPEC 8's run.  Everything else is default.
@@ -111,9 +125,11 @@ my @SERVER_CONF = (
 	"shared_preload_libraries = 'pg_taskq'",
 	"taskq.database = 'postgres'",
 	"max_worker_processes = 16",
-	"taskq.queues = 'bench:2, latency:1'",
+	"taskq.queues = 'bench:2, latency:1, api:100'",
+	# HTTP tasks: queue api has 100 requests in flight in 2 processes
+	"taskq.max_workers_per_queue = 2",
 );
-my %QUEUE_WORKERS = (bench => 2, latency => 1);
+my %QUEUE_WORKERS = (bench => 2, latency => 1, api => 2);
 
 # ---------------------------------------------------------------- set-up
 
@@ -142,6 +158,7 @@ my $logfile = "$tmp/server.log";
 my $server_running = 0;
 my @ROWS;               # the report table, filled by add_row()
 my %FIG;                # figures shared between workloads (e.g. pgbench TPS)
+my %HTTP;               # HTTP workloads: generated pages, their counts, nginx, wrk
 
 $SIG{INT} = $SIG{TERM} = sub { die "bench.pl: interrupted\n" };
 
@@ -154,6 +171,7 @@ if ($rc)
 	print_log_tail();
 }
 stop_server();
+$HTTP{nginx}->stop if $HTTP{nginx};
 print "scratch cluster kept in $tmp\n" if $opt{keep};
 $rc = 3 if !$rc && $opt{strict} && grep { $_->{verdict} eq 'FAIL' } @ROWS;
 exit $rc;
@@ -561,6 +579,254 @@ EOSQL
 		ratio => $FIG{pgbench_tps} ? ($n / $wall) / $FIG{pgbench_tps} : undef,
 		verdict => '(info)',
 	);
+}
+
+# 6. HTTP tasks against a local nginx, compared with wrk on the same server
+#    in the same run: wrk -t2 -c50 against one generated page (req/s, median
+#    of http_runs runs); then N HTTP tasks over the generated pages enqueued
+#    in one transaction on queue 'api' (concurrency 100, 2 processes), from
+#    the commit until none is queued or running (median of http_runs runs).
+sub wl_http
+{
+	http_setup() or return;
+	my $wrk = $HTTP{wrk};
+	if (!$wrk)
+	{
+		note('wrk not found (Debian package wrk): HTTP tasks measured without the ratio');
+	}
+	my (@wrk, @tasks, @span);
+	for my $run (1 .. $opt{http_runs})
+	{
+		if ($wrk)
+		{
+			my $out = run_cmd($wrk, '-t2', '-c50', "-d$opt{wrk_seconds}s",
+				$HTTP{nginx}->url('/' . page_name(1)));
+			$out =~ /^Requests\/sec:\s*([\d.]+)/m
+				or die "cannot find Requests/sec in the wrk output:\n$out";
+			my $rps = $1;
+			$out =~ /(\d+) requests in/;
+			my $nreq = $1 // '?';
+			$out =~ /Non-2xx or 3xx responses: (\d+)/
+				and die "wrk: $1 responses were not 2xx/3xx\n$out";
+			push @wrk, $rps;
+			note(sprintf 'wrk run %d: %.0f req/s (%s requests in %d s)', $run, $rps, $nreq,
+				$opt{wrk_seconds});
+		}
+		my ($wall, $span) = http_only_run($opt{http_tasks});
+		push @tasks, $opt{http_tasks} / $wall;
+		push @span, $opt{http_tasks} / $span;
+		note(sprintf 'HTTP tasks run %d: %d requests, commit -> all succeeded %.3f s = %.0f req/s; '
+			. 'min(started_at) -> max(finished_at) %.3f s = %.0f req/s',
+			$run, $opt{http_tasks}, $wall, $tasks[-1], $span, $span[-1]);
+	}
+	my $w = median(@wrk);
+	my $t = median(@tasks);
+	$FIG{wrk_rps} = $w;
+	my $k = @tasks > 1 ? sprintf(' (median of %d)', scalar @tasks) : '';
+	add_row(
+		workload => "wrk -t2 -c50 -d$opt{wrk_seconds}s, one page of nginx (2 worker processes), "
+			. "127.0.0.1$k",
+		measured => $wrk ? sprintf('%.0f req/s (runs: %s)', $w, join(', ', map { sprintf '%.0f', $_ } @wrk))
+			: 'wrk not installed',
+		ratio => $wrk ? '1 (baseline of HTTP)' : undef,
+	);
+	add_row(
+		workload => "HTTP tasks, $opt{http_tasks} GETs of the generated pages in one transaction, "
+			. "queue api:100 in 2 processes: commit -> all succeeded; ratio to wrk$k",
+		measured => sprintf('%.0f req/s (runs: %s)', $t, join(', ', map { sprintf '%.0f', $_ } @tasks)),
+		ratio => $w ? $t / $w : undef,
+		floor => 0.1, floor_txt => '>= 0.1', goal => '>= 0.5', higher_is_better => 1,
+	);
+	add_row(
+		workload => "same runs, min(started_at) -> max(finished_at) from taskq.tasks$k",
+		measured => sprintf('%.0f req/s (runs: %s)', median(@span),
+			join(', ', map { sprintf '%.0f', $_ } @span)),
+		ratio => $w ? median(@span) / $w : undef,
+		floor => 0.1, floor_txt => '>= 0.1', goal => '>= 0.5', higher_is_better => 1,
+	);
+}
+
+# 7. The map/reduce of SPEC section 2 over the generated pages: a chord of
+#    chain(http(url), find_frequency) members with aggregate_results as its
+#    body, on queue 'api'; from the commit until the body succeeded, and its
+#    ratio to the same number of HTTP-only tasks (one transaction, commit ->
+#    all succeeded), in pairs of runs of alternating order.  The totals are
+#    checked against make_pages.pl's counts.
+sub wl_mapreduce
+{
+	http_setup() or return;
+	my $n = $opt{pages};
+	die "mapreduce: --pages $n is more than the $HTTP{npages} generated pages\n"
+		if $n > $HTTP{npages};
+	my (@mr, @only, @ratio);
+	for my $run (1 .. $opt{mapreduce_runs})
+	{
+		my @order = $run % 2 ? ('http', 'mapreduce') : ('mapreduce', 'http');
+		my %t;
+		for my $kind (@order)
+		{
+			psql_exec('CHECKPOINT');
+			$t{$kind} = $kind eq 'http' ? (http_only_run($n))[0] : mapreduce_run($n);
+		}
+		push @only, $t{http};
+		push @mr, $t{mapreduce};
+		push @ratio, $t{mapreduce} / $t{http};
+		note(sprintf 'run %d: %d HTTP-only tasks %.3f s; map/reduce of %d pages %.3f s; ratio %.2f',
+			$run, $n, $t{http}, $n, $t{mapreduce}, $ratio[-1]);
+	}
+	my $k = @ratio > 1 ? sprintf(' (median of %d)', scalar @ratio) : '';
+	add_row(
+		workload => "map/reduce of SPEC 2 over $n local pages (chord of chain(http, find_frequency), "
+			. "aggregate_results), queue api:100 in 2 processes: commit -> body succeeded, "
+			. "totals exact; ratio to $n HTTP-only tasks of the same run$k",
+		measured => sprintf('%.3f s, HTTP-only %.3f s (runs: %s)', median(@mr), median(@only),
+			join(', ', map { sprintf '%.3f / %.3f s', $mr[$_], $only[$_] } 0 .. $#ratio)),
+		ratio => median(@ratio),
+		floor => undef, floor_txt => 'correct totals', goal => '<= 1.5',
+		verdict => 'PASS',
+	);
+}
+
+sub page_name { sprintf 'page-%04d.html', $_[0] }
+
+# Generate the pages and start nginx on them, once; false (and a row saying
+# why) when nginx is missing.
+sub http_setup
+{
+	return 1 if $HTTP{nginx};
+	return 0 if $HTTP{unavailable};
+	require lib;
+	lib->import("$FindBin::Bin/../t/lib");
+	require TestHttpServer;
+	if (!TestHttpServer::Nginx->available)
+	{
+		$HTTP{unavailable} = 1;
+		add_row(workload => 'HTTP tasks and map/reduce',
+			measured => 'nginx not installed (Debian package nginx): not measured',
+			verdict => 'n/a');
+		return 0;
+	}
+	my $npages = $opt{pages};
+	my $pages = "$tmp/pages";
+	my $json = run_cmd($^X, "$FindBin::Bin/../http/make_pages.pl", $pages, $npages);
+	my %c = $json =~ /"(\w+)": (\d+)/g;
+	$HTTP{npages} = $npages;
+	$HTTP{counts} = \%c;
+	$HTTP{nginx} = TestHttpServer::Nginx->new(root => $pages, dir => "$tmp/nginx");
+	($HTTP{wrk}) = grep { -x } map { "$_/wrk" } split /:/, ($ENV{PATH} // '') . ':/usr/bin';
+	my $nginx_version = `@{[TestHttpServer::Nginx::binary()]} -v 2>&1`;
+	chomp $nginx_version;
+	note("$npages pages (" . ($c{bytes} // '?') . " bytes) served by $nginx_version on port "
+		. $HTTP{nginx}->port . ($HTTP{wrk} ? "; wrk: $HTTP{wrk}" : ''));
+
+	psql_exec(<<"EOSQL");
+CREATE TABLE bench_urls (id int PRIMARY KEY, url text NOT NULL);
+INSERT INTO bench_urls SELECT i, '@{[ $HTTP{nginx}->url('/page-') ]}' || lpad(i::text, 4, '0') || '.html'
+	FROM generate_series(1, $npages) i;
+CREATE FUNCTION find_frequency(response jsonb, words text[]) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS \$\$
+	SELECT jsonb_object_agg(w, (SELECT count(*) FROM
+		regexp_split_to_table(response->>'body', '[^[:alnum:]]+') t WHERE t = w))
+	FROM unnest(words) w
+\$\$;
+CREATE FUNCTION aggregate_results(results jsonb) RETURNS jsonb
+LANGUAGE sql AS \$\$
+	SELECT jsonb_object_agg(key, total) || jsonb_build_object('pages', jsonb_array_length(results))
+	FROM (SELECT e.key, sum(e.value::bigint) AS total
+	      FROM jsonb_array_elements(results) AS r(counts),
+	           jsonb_each_text(r.counts) AS e(key, value)
+	      GROUP BY e.key) s
+\$\$;
+EOSQL
+	return 1;
+}
+
+# $n HTTP GETs of the pages (cycling through them) enqueued in one
+# transaction on 'api'; returns (seconds from the commit until none is
+# queued or running, min(started_at) -> max(finished_at))
+sub http_only_run
+{
+	my ($n) = @_;
+	my $s = Session->new();
+	$s->query('BEGIN');
+	my ($lo, $hi, $cnt) = split /\|/, $s->query(
+		"SELECT min(id), max(id), count(*) FROM "
+		. "(SELECT taskq.enqueue(taskq.http(u.url, queue => 'api')) AS id "
+		. "FROM generate_series(0, $n - 1) i "
+		. "JOIN bench_urls u ON u.id = 1 + i % $HTTP{npages}) s");
+	$cnt == $n or die "enqueued $cnt HTTP tasks instead of $n\n";
+	my (undef, $t_commit) = $s->query_multi(
+		'COMMIT', 'SELECT extract(epoch from clock_timestamp())');
+	my $deadline = time + $opt{timeout};
+	my $t_done;
+	while (1)
+	{
+		my ($busy, $t) = split /\|/, $s->query(
+			"SELECT EXISTS (SELECT FROM taskq.tasks WHERE queue = 'api' AND state = 'queued') "
+			. "OR EXISTS (SELECT FROM taskq.tasks WHERE queue = 'api' AND state = 'running'), "
+			. "extract(epoch from clock_timestamp())");
+		if ($busy eq 'f') { $t_done = $t; last; }
+		die "http: tasks unfinished after $opt{timeout} s: "
+			. state_counts('api', $lo, $hi) . "\n"
+			if time > $deadline;
+		sleep 0.010;
+	}
+	my ($ok, $first, $last) = split /\|/, $s->query(
+		"SELECT count(*) FILTER (WHERE state = 'succeeded' AND result->>'status' = '200'), "
+		. "extract(epoch from min(started_at)), extract(epoch from max(finished_at)) "
+		. "FROM taskq.tasks WHERE id BETWEEN $lo AND $hi AND queue = 'api'");
+	$s->finish;
+	$ok == $n or die "http: only $ok of $n HTTP tasks succeeded with status 200: "
+		. state_counts('api', $lo, $hi) . "\n";
+	return ($t_done - $t_commit, $last - $first);
+}
+
+# the chord of SPEC 2 over the first $n pages; seconds from the commit until
+# the body succeeded; checks the totals (exact when $n is all the pages)
+sub mapreduce_run
+{
+	my ($n) = @_;
+	my $s = Session->new();
+	$s->query('BEGIN');
+	my $body = $s->query(<<"EOSQL");
+SELECT taskq.enqueue(
+  taskq.chord(
+    ARRAY(SELECT taskq.chain(taskq.http(url, queue => 'api'),
+                             taskq.task('find_frequency', '[["foo","bar","john"]]', queue => 'api'))
+          FROM bench_urls WHERE id <= $n ORDER BY id),
+    taskq.task('aggregate_results', queue => 'api')))
+EOSQL
+	my (undef, $t_commit) = $s->query_multi(
+		'COMMIT', 'SELECT extract(epoch from clock_timestamp())');
+	my $deadline = time + $opt{timeout};
+	my $t_done;
+	while (1)
+	{
+		my ($state, $t) = split /\|/, $s->query(
+			"SELECT state, extract(epoch from clock_timestamp()) FROM taskq.tasks WHERE id = $body");
+		if ($state eq 'succeeded') { $t_done = $t; last; }
+		die "mapreduce: body $body is $state: "
+			. psql_exec("SELECT error FROM taskq.tasks WHERE id = $body") . "\n"
+			if $state eq 'failed' || $state eq 'cancelled';
+		die "mapreduce: body still $state after $opt{timeout} s: "
+			. state_counts('api', $body - 2 * $n - 1, $body + 1) . "\n"
+			if time > $deadline;
+		sleep 0.010;
+	}
+	my $result = $s->query("SELECT result FROM taskq.tasks WHERE id = $body");
+	$s->finish;
+	my %got = $result =~ /"(\w+)": (\d+)/g;
+	($got{pages} // -1) == $n or die "mapreduce: the body received $got{pages} results, not $n\n";
+	if ($n == $HTTP{npages})
+	{
+		for my $w (qw(foo bar john))
+		{
+			($got{$w} // -1) == $HTTP{counts}{$w}
+				or die "mapreduce: total of '$w' is " . ($got{$w} // 'missing')
+				. " instead of $HTTP{counts}{$w}\n";
+		}
+	}
+	return $t_done - $t_commit;
 }
 
 # ---------------------------------------------------------------- report
