@@ -154,7 +154,7 @@ CREATE TRIGGER page_metrics AFTER INSERT ON demo.pages
 
 INSERT INTO demo.pages (title, body) VALUES
 	('chains', 'Chains, groups and chords of tasks, like Celery, run below.'),
-	('http', 'Soon: HTTP tasks, many requests in flight in one worker.');
+	('http', 'HTTP tasks: many requests in flight in one worker, below.');
 
 
 \echo
@@ -226,3 +226,47 @@ SELECT state, result AS word_totals FROM taskq.wait(:mapreduce_id);
 \echo
 \echo 'The workflow, task by task (taskq.workflow):'
 SELECT task_id, fn, state, depends_on, result FROM taskq.workflow(:mapreduce_id);
+
+
+\echo
+\echo '== 9. The map/reduce over HTTP: 1,000 pages from a local nginx (queue api:100)'
+-- each chain: fetch a page with an HTTP task, then count three words in the
+-- response's body; the chord adds up the counts of every page
+CREATE FUNCTION demo.find_frequency_http(response jsonb, words text[]) RETURNS jsonb
+LANGUAGE sql AS $$
+	SELECT jsonb_object_agg(w.word,
+							(SELECT count(*)
+							 FROM regexp_split_to_table(response->>'body', '[^A-Za-z]+') AS t(token)
+							 WHERE t.token = w.word))
+	FROM unnest(words) AS w(word)
+$$;
+
+CREATE TABLE demo.urls AS
+SELECT format('%s/page-%s.html', :'pages_url', lpad(i::text, 4, '0')) AS url
+FROM generate_series(1, 1000) AS i;
+
+SELECT clock_timestamp() AS mapreduce_started \gset
+SELECT taskq.enqueue(
+	taskq.chord(
+		ARRAY(SELECT taskq.chain(taskq.http(url, queue => 'api'),
+								 taskq.task('demo.find_frequency_http', '[["foo","bar","john"]]',
+											queue => 'api'))
+			  FROM demo.urls ORDER BY url),
+		taskq.task('demo.aggregate_results', queue => 'api'))) AS http_mapreduce_id
+\gset
+
+\echo progress (queue api), three times, a quarter of a second apart:
+SELECT queue, waiting, queued, running, succeeded, failed FROM taskq.queue_stats WHERE queue = 'api';
+\! sleep 0.25
+SELECT queue, waiting, queued, running, succeeded, failed FROM taskq.queue_stats WHERE queue = 'api';
+\! sleep 0.25
+SELECT queue, waiting, queued, running, succeeded, failed FROM taskq.queue_stats WHERE queue = 'api';
+
+SELECT state, result AS word_totals,
+	   round(extract(epoch FROM finished_at - :'mapreduce_started'::timestamptz)::numeric, 2) AS seconds
+FROM taskq.wait(:http_mapreduce_id);
+
+\echo 'what the page generator says the totals are:'
+SELECT :'expected_counts'::jsonb - 'pages' - 'bytes' AS expected_totals,
+	   (SELECT result FROM taskq.tasks WHERE id = :http_mapreduce_id)
+	   = :'expected_counts'::jsonb - 'pages' - 'bytes' AS exact;

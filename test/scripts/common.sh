@@ -166,6 +166,19 @@ free_port() {
 	die "no free TCP port in 54330-54529"
 }
 
+# free_port_after PORT: the first free local TCP port after PORT
+free_port_after() {
+	local port
+
+	for port in $(seq $(($1 + 1)) 54599); do
+		if port_is_free "$port"; then
+			echo "$port"
+			return 0
+		fi
+	done
+	die "no free TCP port after $1"
+}
+
 # start_cluster DIR PORT [CONF_LINE...]: initdb a throwaway cluster in DIR/data
 # (DIR is created, owned by the server account), listening on 127.0.0.1:PORT
 # and on a unix socket in DIR, with CONF_LINEs added to postgresql.conf; start it
