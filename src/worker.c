@@ -252,9 +252,13 @@ static Oid	http_fn = InvalidOid;
 /* the last claim found fewer tasks than it asked for; until a wake-up */
 static bool queue_drained = false;
 
+/* the last batch had HTTP tasks: claim no more than the free share */
+static bool recent_http = false;
+
 /*
- * How many more tasks this worker may take: its share of the queue's
- * concurrency, less the HTTP requests it has in flight.
+ * How many more HTTP requests this worker may have in flight: its share of
+ * the queue's concurrency, less those in flight.  SQL tasks need no such
+ * count: the worker runs them one at a time, however many it claimed.
  */
 static int
 free_share(void)
@@ -273,7 +277,9 @@ claim_into(int which)
 	old = MemoryContextSwitchTo(claim_contexts[which]);
 	claimed = palloc(sizeof(TaskqClaimed) * taskq_batch_size);
 	nclaimed = 0;
-	want = Min(claim_size(), free_share());
+	want = claim_size();
+	if (recent_http || taskq_http_in_flight() > 0)
+		want = Min(want, free_share());
 	if (want > 0 && !queue_drained)
 	{
 		pgstat_report_activity(STATE_RUNNING, "claiming tasks");
@@ -343,9 +349,10 @@ run_batch(bool claim_next)
 	int			finished_ids_n = 0;
 	int64	   *finished_ids;
 	int			capacity;
+	bool		http_claimed = false;
 
 	taskq_http_poll(0);
-	if (nclaimed == 0 && free_share() > 0 && !queue_drained)
+	if (nclaimed == 0 && (free_share() > 0 || !recent_http) && !queue_drained)
 	{
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
@@ -388,6 +395,14 @@ run_batch(bool claim_next)
 		CHECK_FOR_INTERRUPTS();
 		if (tasks[i].fn == http_fn)
 		{
+			http_claimed = true;
+			if (free_share() <= 0)
+			{
+				/* the queue's concurrency is reached: give it back */
+				outcomes[i].kind = TASKQ_UNSTARTED;
+				taskq_wake_queue_at_commit(my_queue);
+				continue;
+			}
 			/* an HTTP request: started now, recorded when it ends */
 			taskq_http_start(&tasks[i]);
 			outcomes[i].kind = TASKQ_IN_FLIGHT;
@@ -399,6 +414,9 @@ run_batch(bool claim_next)
 		PopActiveSnapshot();
 		note_task_duration(outcomes[i].started_at, outcomes[i].finished_at);
 	}
+
+	if (n > 0)
+		recent_http = http_claimed;
 
 	/* the HTTP requests that ended meanwhile are recorded with the batch */
 	taskq_http_poll(0);
