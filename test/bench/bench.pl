@@ -272,23 +272,8 @@ EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'bench: taskq.wait failed (%), polling instead', SQLERRM;
 END \$\$
 EOSQL
-		my $t_done;
-		my $deadline = time + $opt{timeout};
-		while (1)
-		{
-			# one EXISTS per state, so that each is answered by its partial
-			# index (a range on the primary key would read every task of the
-			# run at each poll and take CPU from the workers)
-			my ($busy, $t) = split /\|/, $s->query(
-				"SELECT EXISTS (SELECT FROM taskq.tasks WHERE queue = 'bench' AND state = 'queued') "
-				. "OR EXISTS (SELECT FROM taskq.tasks WHERE queue = 'bench' AND state = 'running'), "
-				. "extract(epoch from clock_timestamp())");
-			if ($busy eq 'f') { $t_done = $t; last; }
-			die "throughput: tasks still unfinished after $opt{timeout} s: "
-				. state_counts('bench', $lo, $hi) . "\n"
-				if time > $deadline;
-			sleep 0.010;
-		}
+		my $t_done = wait_queue_drained($s, 'bench',
+			'throughput: tasks still unfinished', $lo, $hi);
 
 		my ($ok, $first_start, $last_finish, $workers, $batched) = split /\|/, $s->query(
 			"SELECT count(*) FILTER (WHERE state = 'succeeded'), "
@@ -481,20 +466,8 @@ sub independent_run
 	$cnt == $n or die "enqueued $cnt tasks instead of $n\n";
 	my (undef, $t_commit) = $s->query_multi(
 		'COMMIT', 'SELECT extract(epoch from clock_timestamp())');
-	my $deadline = time + $opt{timeout};
-	my $t_done;
-	while (1)
-	{
-		my ($busy, $t) = split /\|/, $s->query(
-			"SELECT EXISTS (SELECT FROM taskq.tasks WHERE queue = 'bench' AND state = 'queued') "
-			. "OR EXISTS (SELECT FROM taskq.tasks WHERE queue = 'bench' AND state = 'running'), "
-			. "extract(epoch from clock_timestamp())");
-		if ($busy eq 'f') { $t_done = $t; last; }
-		die "chord: independent tasks unfinished after $opt{timeout} s: "
-			. state_counts('bench', $lo, $hi) . "\n"
-			if time > $deadline;
-		sleep 0.010;
-	}
+	my $t_done = wait_queue_drained($s, 'bench',
+		'chord: independent tasks unfinished', $lo, $hi);
 	my $ok = $s->query("SELECT count(*) FROM taskq.tasks WHERE id BETWEEN $lo AND $hi "
 		. "AND queue = 'bench' AND state = 'succeeded'");
 	$ok == $n or die "chord: only $ok of $n independent tasks succeeded: "
@@ -514,19 +487,9 @@ sub chord_run
 		. "taskq.task('bench_chord_body', queue => 'bench')))");
 	my (undef, $t_commit) = $s->query_multi(
 		'COMMIT', 'SELECT extract(epoch from clock_timestamp())');
-	my $deadline = time + $opt{timeout};
-	my $t_done;
-	while (1)
-	{
-		my ($state, $t) = split /\|/, $s->query(
-			"SELECT state, extract(epoch from clock_timestamp()) FROM taskq.tasks WHERE id = $body");
-		if ($state eq 'succeeded') { $t_done = $t; last; }
-		die "chord: body $body is $state\n" if $state eq 'failed' || $state eq 'cancelled';
-		die "chord: body still $state after $opt{timeout} s: "
-			. state_counts('bench', $body - $n - 1, $body + 1) . "\n"
-			if time > $deadline;
-		sleep 0.010;
-	}
+	# the chord's tasks (members, then body) have the ids just below $body
+	my $t_done = wait_task_succeeded($s, $body, 'chord: body',
+		'bench', $body - $n - 1, $body + 1);
 	my ($result, $ok) = split /\|/, $s->query(
 		"SELECT b.result, (SELECT count(*) FROM taskq.tasks m WHERE m.workflow_id = b.workflow_id "
 		. "AND m.state = 'succeeded') FROM taskq.tasks b WHERE b.id = $body");
@@ -553,17 +516,8 @@ EOSQL
 		. "FROM generate_series(1, $n) g ORDER BY g)))");
 	my (undef, $t_commit) = $s->query_multi(
 		'COMMIT', 'SELECT extract(epoch from clock_timestamp())');
-	my $deadline = time + $opt{timeout};
-	my $t_done;
-	while (1)
-	{
-		my ($state, $t) = split /\|/, $s->query(
-			"SELECT state, extract(epoch from clock_timestamp()) FROM taskq.tasks WHERE id = $last");
-		if ($state eq 'succeeded') { $t_done = $t; last; }
-		die "chain: last step $last is $state\n" if $state eq 'failed' || $state eq 'cancelled';
-		die "chain: last step still $state after $opt{timeout} s\n" if time > $deadline;
-		sleep 0.010;
-	}
+	# no queue: the timeout message of this wait has never listed the counts
+	my $t_done = wait_task_succeeded($s, $last, 'chain: last step');
 	my ($result, $workers) = split /\|/, $s->query(
 		"SELECT b.result, (SELECT count(DISTINCT worker_pid) FROM taskq.tasks m "
 		. "WHERE m.workflow_id = b.workflow_id) FROM taskq.tasks b WHERE b.id = $last");
@@ -757,20 +711,7 @@ sub http_only_run
 	$cnt == $n or die "enqueued $cnt HTTP tasks instead of $n\n";
 	my (undef, $t_commit) = $s->query_multi(
 		'COMMIT', 'SELECT extract(epoch from clock_timestamp())');
-	my $deadline = time + $opt{timeout};
-	my $t_done;
-	while (1)
-	{
-		my ($busy, $t) = split /\|/, $s->query(
-			"SELECT EXISTS (SELECT FROM taskq.tasks WHERE queue = 'api' AND state = 'queued') "
-			. "OR EXISTS (SELECT FROM taskq.tasks WHERE queue = 'api' AND state = 'running'), "
-			. "extract(epoch from clock_timestamp())");
-		if ($busy eq 'f') { $t_done = $t; last; }
-		die "http: tasks unfinished after $opt{timeout} s: "
-			. state_counts('api', $lo, $hi) . "\n"
-			if time > $deadline;
-		sleep 0.010;
-	}
+	my $t_done = wait_queue_drained($s, 'api', 'http: tasks unfinished', $lo, $hi);
 	my ($ok, $first, $last) = split /\|/, $s->query(
 		"SELECT count(*) FILTER (WHERE state = 'succeeded' AND result->>'status' = '200'), "
 		. "extract(epoch from min(started_at)), extract(epoch from max(finished_at)) "
@@ -798,21 +739,10 @@ SELECT taskq.enqueue(
 EOSQL
 	my (undef, $t_commit) = $s->query_multi(
 		'COMMIT', 'SELECT extract(epoch from clock_timestamp())');
-	my $deadline = time + $opt{timeout};
-	my $t_done;
-	while (1)
-	{
-		my ($state, $t) = split /\|/, $s->query(
-			"SELECT state, extract(epoch from clock_timestamp()) FROM taskq.tasks WHERE id = $body");
-		if ($state eq 'succeeded') { $t_done = $t; last; }
-		die "mapreduce: body $body is $state: "
-			. psql_exec("SELECT error FROM taskq.tasks WHERE id = $body") . "\n"
-			if $state eq 'failed' || $state eq 'cancelled';
-		die "mapreduce: body still $state after $opt{timeout} s: "
-			. state_counts('api', $body - 2 * $n - 1, $body + 1) . "\n"
-			if time > $deadline;
-		sleep 0.010;
-	}
+	# the chord's tasks ($n chains of two steps, then the body) have the ids
+	# just below $body; a failed body's error is worth printing here
+	my $t_done = wait_task_succeeded($s, $body, 'mapreduce: body',
+		'api', $body - 2 * $n - 1, $body + 1, show_error => 1);
 	my $result = $s->query("SELECT result FROM taskq.tasks WHERE id = $body");
 	$s->finish;
 	my %got = $result =~ /"(\w+)": (\d+)/g;
@@ -1021,6 +951,76 @@ sub other_postmasters
 		}
 	}
 	return sort @dirs;
+}
+
+# Poll, through the Session $s, every 10 ms until no task of queue $queue
+# is queued or running, and return the epoch time (clock_timestamp(), read
+# by the same query that saw the queue drained) as a string.  Used after a
+# COMMIT whose clock was read the same way, so that the difference is the
+# wall time of the run.
+#
+# Each poll is one short autocommit query with one EXISTS per state, so
+# that each is answered by its partial index (a range on the primary key
+# would read every task of the run at each poll and take CPU from the
+# workers).  That is why the whole queue is watched rather than the ids
+# $lo .. $hi of the run, which only bound the counts printed on a timeout.
+#
+# After $opt{timeout} s, dies with "$what after <timeout> s: " followed by
+# the count of each state among the tasks $lo .. $hi of the queue, e.g.
+# $what = 'http: tasks unfinished'.
+sub wait_queue_drained
+{
+	my ($s, $queue, $what, $lo, $hi) = @_;
+	my $deadline = time + $opt{timeout};
+	while (1)
+	{
+		my ($busy, $t) = split /\|/, $s->query(
+			"SELECT EXISTS (SELECT FROM taskq.tasks WHERE queue = '$queue' AND state = 'queued') "
+			. "OR EXISTS (SELECT FROM taskq.tasks WHERE queue = '$queue' AND state = 'running'), "
+			. "extract(epoch from clock_timestamp())");
+		return $t if $busy eq 'f';
+		die "$what after $opt{timeout} s: "
+			. state_counts($queue, $lo, $hi) . "\n"
+			if time > $deadline;
+		sleep 0.010;
+	}
+}
+
+# Poll, through the Session $s, every 10 ms (a lookup by primary key) until
+# task $id is 'succeeded', and return the epoch time (clock_timestamp(),
+# read by the same query that saw the state) as a string.
+#
+# $what names the task in the messages, e.g. 'chord: body'.  Dies:
+#   - as soon as the task is 'failed' or 'cancelled': "$what $id is <state>",
+#     followed by ": <its error column>" when show_error => 1 is given;
+#   - after $opt{timeout} s: "$what still <state> after <timeout> s", followed,
+#     when $queue is given, by ": " and the count of each state among the
+#     tasks $lo .. $hi of $queue (the workflow around the task).
+sub wait_task_succeeded
+{
+	my ($s, $id, $what, $queue, $lo, $hi, %o) = @_;
+	my $deadline = time + $opt{timeout};
+	while (1)
+	{
+		my ($state, $t) = split /\|/, $s->query(
+			"SELECT state, extract(epoch from clock_timestamp()) FROM taskq.tasks WHERE id = $id");
+		return $t if $state eq 'succeeded';
+		if ($state eq 'failed' || $state eq 'cancelled')
+		{
+			die "$what $id is $state"
+				. ($o{show_error}
+					? ': ' . psql_exec("SELECT error FROM taskq.tasks WHERE id = $id")
+					: '')
+				. "\n";
+		}
+		if (time > $deadline)
+		{
+			die "$what still $state after $opt{timeout} s"
+				. (defined $queue ? ': ' . state_counts($queue, $lo, $hi) : '')
+				. "\n";
+		}
+		sleep 0.010;
+	}
 }
 
 sub state_counts

@@ -33,12 +33,7 @@ my ($pid, $task) = find_busy_worker($node);
 ok(defined $pid, 'caught a worker running a task') or die 'no busy worker seen';
 note "killing worker $pid with SIGKILL while it runs task $task";
 
-my $offset = -s $node->logfile;
-is(kill('KILL', $pid), 1, 'SIGKILL sent to the busy worker');
-$node->wait_for_log(qr/all server processes terminated; reinitializing/, $offset);
-ok($node->log_contains(qr/\(PID $pid\) was terminated by signal 9/, $offset),
-	'the postmaster saw the worker die of SIGKILL');
-ok(poll_until($node, 'SELECT 1', '1'), 'the server accepts connections again');
+my $offset = kill_worker_and_wait_restart($node, $pid);
 ok(wait_workers($node, 2), 'the workers are back');
 
 ok(poll_until($node,

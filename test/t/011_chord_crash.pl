@@ -48,12 +48,7 @@ my $done_before = $node->safe_psql('postgres',
 	"SELECT count(*) FROM taskq.tasks WHERE state = 'succeeded'");
 note "killing worker $pid with SIGKILL while it runs task $task ($done_before tasks succeeded)";
 
-my $offset = -s $node->logfile;
-is(kill('KILL', $pid), 1, 'SIGKILL sent to the busy worker');
-$node->wait_for_log(qr/all server processes terminated; reinitializing/, $offset);
-ok($node->log_contains(qr/\(PID $pid\) was terminated by signal 9/, $offset),
-	'the postmaster saw the worker die of SIGKILL');
-ok(poll_until($node, 'SELECT 1', '1'), 'the server accepts connections again');
+my $offset = kill_worker_and_wait_restart($node, $pid);
 cmp_ok($node->safe_psql('postgres', "SELECT count(*) FROM taskq.tasks WHERE state = 'succeeded'"),
 	'<', $n + 1, 'the chord had not completed before the crash');
 

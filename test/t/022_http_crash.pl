@@ -67,12 +67,7 @@ ok(defined $pid && $inflight > 0, 'caught a worker with requests in flight')
   or die 'no busy worker seen';
 note "killing worker $pid with SIGKILL: $running tasks running, $inflight requests open at the server";
 
-my $offset = -s $node->logfile;
-is(kill('KILL', $pid), 1, 'SIGKILL sent to the busy worker');
-$node->wait_for_log(qr/all server processes terminated; reinitializing/, $offset);
-ok($node->log_contains(qr/\(PID $pid\) was terminated by signal 9/, $offset),
-	'the postmaster saw the worker die of SIGKILL');
-ok(poll_until($node, 'SELECT 1', '1'), 'the server accepts connections again');
+my $offset = kill_worker_and_wait_restart($node, $pid);
 ok(wait_workers($node, 2, 'api'), 'the workers are back');
 
 ok(wait_all_finished($node, 'true', 40), 'no task is left queued, running or waiting');

@@ -18,6 +18,7 @@ use Test::More;
 use Time::HiRes qw(usleep);
 
 our @EXPORT = qw(
+  kill_worker_and_wait_restart
   taskq_node poll_until enqueue worker_count wait_workers
   wait_all_finished find_busy_worker count_matches dump_tasks
 );
@@ -134,6 +135,22 @@ sub find_busy_worker
 		usleep(20_000);
 	}
 	return ();
+}
+
+# SIGKILL the worker $pid: the postmaster kills every process and starts
+# again (restart_after_crash).  Checks, as tests, that the signal was sent,
+# that the postmaster saw the worker die of it and reinitialized, and that
+# the server accepts connections again.
+sub kill_worker_and_wait_restart
+{
+	my ($node, $pid) = @_;
+	my $offset = -s $node->logfile;
+	Test::More::is(kill('KILL', $pid), 1, 'SIGKILL sent to the busy worker');
+	$node->wait_for_log(qr/all server processes terminated; reinitializing/, $offset);
+	Test::More::ok($node->log_contains(qr/\(PID $pid\) was terminated by signal 9/, $offset),
+		'the postmaster saw the worker die of SIGKILL');
+	Test::More::ok(poll_until($node, 'SELECT 1', '1'), 'the server accepts connections again');
+	return $offset;
 }
 
 # How many times $regex matches the server log from byte $offset on.
