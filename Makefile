@@ -25,7 +25,8 @@ OBJS = \
 	src/workflow_enqueue.o \
 	src/http_policy.o \
 	src/http_task.o \
-	src/http_runner.o
+	src/http_runner.o \
+	src/cancel.o
 
 DATA = $(wildcard extension/pg_taskq--*.sql)
 EXTRA_CLEAN = tmp_check tmp_check_iso results regression.diffs regression.out output_iso
@@ -35,7 +36,7 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers 
 SHLIB_LINK += -lcurl
 
 # pg_regress: a throwaway instance with the library preloaded
-REGRESS = setup enqueue errors security queues trigger wait workflow workflow_errors
+REGRESS = setup enqueue errors security queues trigger wait workflow workflow_errors cancel
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check \
 	--load-extension=pg_taskq
 

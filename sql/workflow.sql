@@ -166,3 +166,12 @@ SELECT count(*) AS tasks, count(DISTINCT workflow_id) AS workflow_ids,
        bool_and(workflow_id = :mr) AS workflow_id_is_result_id,
        count(*) FILTER (WHERE state = 'succeeded') AS succeeded
 FROM taskq.tasks WHERE id > :max_id_before;
+
+-- a chain's next step is claimed in the transaction that releases it, by the
+-- worker that ran the step before, without a round trip through the queue
+CREATE FUNCTION plus_one(n int) RETURNS int LANGUAGE sql AS 'SELECT n + 1';
+SELECT taskq.enqueue(taskq.chain(VARIADIC ARRAY(
+  SELECT taskq.task('plus_one', CASE WHEN g = 1 THEN '[0]' ELSE '[]' END::jsonb)
+  FROM generate_series(1, 20) g ORDER BY g))) AS long_chain \gset
+SELECT state, result FROM taskq.wait(:long_chain, '30 s');
+SELECT count(DISTINCT worker_pid) AS workers_used FROM taskq.tasks WHERE workflow_id = :long_chain;

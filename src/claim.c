@@ -55,13 +55,14 @@ static const char *claim_batch_sql = CLAIM_SQL("NOT run_alone", "$2");
  */
 static const char *complete_sql =
 "UPDATE taskq.tasks t SET"
-"  state = CASE u.kind WHEN 's' THEN 'succeeded' WHEN 'f' THEN 'failed' ELSE 'queued' END,"
+"  state = CASE u.kind WHEN 's' THEN 'succeeded' WHEN 'f' THEN 'failed' WHEN 'x' THEN 'cancelled'"
+"          ELSE 'queued' END,"
 "  attempt = CASE u.kind WHEN 'u' THEN t.attempt OPERATOR(pg_catalog.-) 1 ELSE t.attempt END,"
 "  result = CASE u.kind WHEN 's' THEN u.result ELSE t.result END,"
 "  error = CASE u.kind WHEN 's' THEN NULL WHEN 'u' THEN t.error ELSE u.error END,"
 "  sqlstate = CASE u.kind WHEN 's' THEN NULL WHEN 'u' THEN t.sqlstate ELSE u.sqlstate END,"
 "  started_at = CASE u.kind WHEN 'u' THEN NULL ELSE u.started_at END,"
-"  finished_at = CASE WHEN u.kind IN ('s', 'f') THEN u.finished_at END,"
+"  finished_at = CASE WHEN u.kind IN ('s', 'f', 'x') THEN u.finished_at END,"
 "  run_at = CASE u.kind WHEN 'r' THEN u.finished_at OPERATOR(pg_catalog.+)"
 "              pg_catalog.make_interval(secs => u.backoff) ELSE t.run_at END,"
 "  worker_pid = CASE u.kind WHEN 'u' THEN NULL ELSE t.worker_pid END,"
@@ -82,20 +83,22 @@ static const char *complete_sql =
  */
 static const char *recover_sql =
 "UPDATE taskq.tasks t SET"
-"  state = CASE WHEN NOT t.batched AND t.attempt OPERATOR(pg_catalog.>=) t.max_attempts"
+"  state = CASE WHEN t.cancel_requested THEN 'cancelled'"
+"          WHEN NOT t.batched AND t.attempt OPERATOR(pg_catalog.>=) t.max_attempts"
 "          THEN 'failed' ELSE 'queued' END,"
 "  attempt = CASE WHEN t.batched THEN t.attempt OPERATOR(pg_catalog.-) 1 ELSE t.attempt END,"
 "  error = CASE WHEN t.batched THEN t.error"
 "          ELSE pg_catalog.format('worker (pid %s) ended while running attempt %s of %s',"
 "                                 t.worker_pid, t.attempt, t.max_attempts) END,"
 "  sqlstate = CASE WHEN t.batched THEN t.sqlstate ELSE '57P01' END,"
-"  finished_at = CASE WHEN NOT t.batched AND t.attempt OPERATOR(pg_catalog.>=) t.max_attempts"
-"          THEN pg_catalog.now() END,"
+"  finished_at = CASE WHEN t.cancel_requested OR (NOT t.batched AND"
+"          t.attempt OPERATOR(pg_catalog.>=) t.max_attempts) THEN pg_catalog.now() END,"
 "  run_alone = t.batched AND t.fn OPERATOR(pg_catalog.<>) $2, batched = false, worker_token = NULL,"
 "  run_at = pg_catalog.now()"
 " WHERE t.state OPERATOR(pg_catalog.=) 'running'"
 "   AND t.worker_token OPERATOR(pg_catalog.<>) ALL ($1::pg_catalog.int8[])"
-" RETURNING t.queue, t.id, t.state OPERATOR(pg_catalog.=) 'failed', t.has_dependents";
+" RETURNING t.queue, t.id, t.state IN ('failed', 'cancelled'), t.has_dependents,"
+"   t.state OPERATOR(pg_catalog.=) 'cancelled'";
 
 static const char *next_due_sql =
 "SELECT (pg_catalog.date_part('epoch', pg_catalog.min(run_at) OPERATOR(pg_catalog.-)"
@@ -258,6 +261,9 @@ complete_rows(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n)
 			case TASKQ_RETRY:
 				kind = 'r';
 				break;
+			case TASKQ_CANCELLED:
+				kind = 'x';
+				break;
 			default:
 				kind = 'u';
 				break;
@@ -308,7 +314,9 @@ complete_rows(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n)
 					workflows_done[nworkflows_done++] = tasks[i].id;
 			}
 			else if (outcomes[i].kind == TASKQ_FAILED)
-				taskq_advance_failed(tasks[i].id);
+				taskq_advance_failed(tasks[i].id, false);
+			else if (outcomes[i].kind == TASKQ_CANCELLED)
+				taskq_advance_failed(tasks[i].id, true);
 		}
 		taskq_advance_succeeded(succeeded, nsucceeded);
 		taskq_cancel_error_callbacks(workflows_done, nworkflows_done);
@@ -356,7 +364,7 @@ taskq_recover_orphans(void)
 			/* it crashed for the last time: it has ended, and so have its dependents */
 			taskq_wake_waiters_at_commit(id);
 			if (DatumGetBool(SPI_getbinval(tup, recovered->tupdesc, 4, &isnull)))
-				taskq_advance_failed(id);
+				taskq_advance_failed(id, DatumGetBool(SPI_getbinval(tup, recovered->tupdesc, 5, &isnull)));
 		}
 	}
 	return (int) n;
@@ -384,4 +392,43 @@ taskq_ms_until_next_due(const char *queue)
 	if (ms < 0)
 		return 0;
 	return ms > LONG_MAX ? LONG_MAX : (long) ms;
+}
+
+static SPIPlanPtr cancel_requested_plan = NULL;
+
+/*
+ * Of the tasks ids[0..n-1], those taskq.cancel asked to stop: stored in
+ * out, their number returned.
+ */
+int
+taskq_which_cancel_requested(const int64 *ids, int n, int64 *out)
+{
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	Datum		values[1];
+	int			found = 0;
+
+	if (n == 0)
+		return 0;
+	taskq_saved_plan(&cancel_requested_plan,
+					 "SELECT id FROM taskq.tasks WHERE id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])"
+					 " AND cancel_requested", 1, argtypes);
+	values[0] = taskq_int8_array(ids, n);
+	if (taskq_execute_plan(cancel_requested_plan, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pg_taskq: looking for cancelled tasks failed");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		out[found++] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	return found;
+}
+
+/* Did taskq.cancel ask to stop this task? */
+bool
+taskq_cancel_requested(int64 id)
+{
+	int64		out;
+
+	return taskq_which_cancel_requested(&id, 1, &out) == 1;
 }

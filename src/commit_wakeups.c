@@ -3,8 +3,8 @@
  * commit_wakeups.c
  *	  Wake-ups that must wait for the current transaction to commit: the
  *	  workers of queues that received tasks (enqueue, or a workflow step
- *	  released), and the backends blocked in taskq.wait on tasks that
- *	  ended.  Each queue is woken once per transaction, however many tasks
+ *	  released), the backends blocked in taskq.wait on tasks that ended,
+ *	  and the workers running tasks that taskq.cancel stopped.  Each queue is woken once per transaction, however many tasks
  *	  it received.  Nothing is woken when the transaction aborts.
  *
  *-------------------------------------------------------------------------
@@ -23,6 +23,16 @@ static int64 *pending_ended = NULL;
 static int	npending_ended = 0;
 static int	max_pending_ended = 0;
 
+typedef struct CancelSignal
+{
+	int64		task_id;
+	int			worker_pid;
+} CancelSignal;
+
+static CancelSignal *pending_cancels = NULL;
+static int	npending_cancels = 0;
+static int	max_pending_cancels = 0;
+
 static bool callback_registered = false;
 
 static void
@@ -35,14 +45,18 @@ at_commit(XactEvent event, void *arg)
 			for (int i = 0; i < npending_queues; i++)
 				taskq_wake_queue(pending_queues[i]);
 			taskq_wake_waiters(pending_ended, npending_ended);
+			for (int i = 0; i < npending_cancels; i++)
+				taskq_signal_cancel(pending_cancels[i].task_id, pending_cancels[i].worker_pid);
 			npending_queues = 0;
 			npending_ended = 0;
+			npending_cancels = 0;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			npending_queues = 0;
 			npending_ended = 0;
+			npending_cancels = 0;
 			break;
 		default:
 			break;
@@ -86,4 +100,21 @@ taskq_wake_waiters_at_commit(int64 task_id)
 			: MemoryContextAlloc(TopMemoryContext, sizeof(int64) * max_pending_ended);
 	}
 	pending_ended[npending_ended++] = task_id;
+}
+
+/* Tell the worker running task_id to stop it, when this transaction commits. */
+void
+taskq_signal_cancel_at_commit(int64 task_id, int worker_pid)
+{
+	register_callback();
+	if (npending_cancels == max_pending_cancels)
+	{
+		max_pending_cancels = Max(16, max_pending_cancels * 2);
+		pending_cancels = pending_cancels
+			? repalloc(pending_cancels, sizeof(CancelSignal) * max_pending_cancels)
+			: MemoryContextAlloc(TopMemoryContext, sizeof(CancelSignal) * max_pending_cancels);
+	}
+	pending_cancels[npending_cancels].task_id = task_id;
+	pending_cancels[npending_cancels].worker_pid = worker_pid;
+	npending_cancels++;
 }

@@ -56,6 +56,7 @@ typedef struct Transfer
 	char		errbuf[CURL_ERROR_SIZE];
 	TimestampTz started_at;
 	bool		done;
+	bool		cancelled;		/* stopped by taskq.cancel */
 	CURLcode	result;
 	struct Transfer *next;
 } Transfer;
@@ -389,6 +390,12 @@ outcome_of(Transfer *t, TaskqOutcome *out)
 	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &effective_url);
 
+	if (t->cancelled)
+	{
+		out->kind = TASKQ_CANCELLED;
+		out->error = pstrdup("cancelled by taskq.cancel while the request was in flight");
+		return;
+	}
 	if (t->denied && t->result != CURLE_OK)
 	{
 		set_failure(out, &t->task, false, "42501",
@@ -526,4 +533,33 @@ taskq_http_abort_all(TaskqClaimed *tasks, int *n)
 		transfers = t->next;
 		free_transfer(t);
 	}
+}
+
+/* Append the task ids of the transfers not yet taken to ids[*n...]. */
+void
+taskq_http_ids(int64 *ids, int *n)
+{
+	for (Transfer *t = transfers; t; t = t->next)
+		ids[(*n)++] = t->task.id;
+}
+
+/*
+ * Stop the request of task_id, if it is in flight: it becomes a finished
+ * transfer whose outcome is "cancelled".  Returns whether it was found.
+ */
+bool
+taskq_http_cancel(int64 task_id)
+{
+	for (Transfer *t = transfers; t; t = t->next)
+	{
+		if (t->task.id != task_id || t->done)
+			continue;
+		curl_multi_remove_handle(multi, t->easy);
+		t->done = true;
+		t->cancelled = true;
+		nrunning--;
+		ndone++;
+		return true;
+	}
+	return false;
 }

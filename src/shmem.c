@@ -14,6 +14,7 @@
 #include "access/twophase.h"
 #include "postmaster/bgworker_internals.h"
 #include "storage/ipc.h"
+#include <signal.h>
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
@@ -87,6 +88,11 @@ taskq_shmem_startup(void)
 		shared->waiters = (TaskqWaiter *) ((char *) shared + offsetof(TaskqShared, slots) +
 										   sizeof(TaskqWorkerSlot) * shared->nslots);
 		pg_atomic_init_u32(&shared->waiting, 0);
+		for (int i = 0; i < shared->nslots; i++)
+		{
+			pg_atomic_init_u64(&shared->slots[i].current_task, 0);
+			pg_atomic_init_u32(&shared->slots[i].cancel_pending, 0);
+		}
 		for (int i = 0; i < nwaiters; i++)
 			pg_atomic_init_u64(&shared->waiters[i].task_id, 0);
 		shared->launcher_pgprocno = -1;
@@ -238,4 +244,27 @@ taskq_wake_waiters(const int64 *ids, int n)
 			}
 		}
 	}
+}
+
+/*
+ * taskq.cancel committed a cancellation of a running task: tell the worker
+ * that claimed it to look at its tasks, and interrupt the task if the
+ * worker is running it right now (SIGINT, which cancels the statement).
+ */
+void
+taskq_signal_cancel(int64 task_id, int worker_pid)
+{
+	LWLockAcquire(shared->lock, LW_SHARED);
+	for (int i = 0; i < shared->nslots; i++)
+	{
+		TaskqWorkerSlot *slot = &shared->slots[i];
+
+		if (slot->pid == 0 || slot->pid != worker_pid)
+			continue;
+		pg_atomic_write_u32(&slot->cancel_pending, 1);
+		if (pg_atomic_read_u64(&slot->current_task) == (uint64) task_id)
+			kill(slot->pid, SIGINT);
+		SetLatch(&ProcGlobal->allProcs[slot->pgprocno].procLatch);
+	}
+	LWLockRelease(shared->lock);
 }

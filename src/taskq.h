@@ -75,6 +75,8 @@ typedef struct TaskqWorkerSlot
 	pid_t		pid;			/* set by the worker while it lives */
 	int			pgprocno;
 	int64		token;			/* claim token of the living worker, or 0 */
+	pg_atomic_uint64 current_task;	/* the SQL task it runs now, or 0 */
+	pg_atomic_uint32 cancel_pending;	/* taskq.cancel asked it to look */
 } TaskqWorkerSlot;
 
 extern void taskq_shmem_init_hooks(void);
@@ -90,6 +92,7 @@ extern int	taskq_live_tokens(int64 *tokens, int max);
 extern void taskq_waiter_register(int64 task_id);
 extern void taskq_waiter_unregister(void);
 extern void taskq_wake_waiters(const int64 *ids, int n);
+extern void taskq_signal_cancel(int64 task_id, int worker_pid);
 
 /* launcher.c and worker.c: background worker entry points */
 extern PGDLLEXPORT void taskq_launcher_main(Datum arg);
@@ -117,7 +120,8 @@ typedef enum TaskqOutcomeKind
 	TASKQ_RETRY,
 	TASKQ_FAILED,
 	TASKQ_UNSTARTED,			/* claimed but not run: give back */
-	TASKQ_IN_FLIGHT				/* an HTTP request under way: nothing to record yet */
+	TASKQ_IN_FLIGHT,			/* an HTTP request under way: nothing to record yet */
+	TASKQ_CANCELLED				/* taskq.cancel stopped it */
 } TaskqOutcomeKind;
 
 typedef struct TaskqOutcome
@@ -135,6 +139,8 @@ extern int	taskq_claim(const char *queue, int max, int64 token, TaskqClaimed *ou
 extern void taskq_complete(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n);
 extern int	taskq_recover_orphans(void);
 extern long taskq_ms_until_next_due(const char *queue);
+extern int	taskq_which_cancel_requested(const int64 *ids, int n, int64 *out);
+extern bool taskq_cancel_requested(int64 id);
 
 /* plans.c */
 #include "executor/spi.h"
@@ -160,11 +166,12 @@ extern TimestampTz taskq_after_delay(Interval *delay);
 /* commit_wakeups.c */
 extern void taskq_wake_queue_at_commit(const char *queue);
 extern void taskq_wake_waiters_at_commit(int64 task_id);
+extern void taskq_signal_cancel_at_commit(int64 task_id, int worker_pid);
 
 /* workflow.c: the advancer, run in the transaction that records outcomes */
 extern void taskq_advance_succeeded(const int64 *ids, int n);
 extern void taskq_cancel_error_callbacks(const int64 *ids, int n);
-extern void taskq_advance_failed(int64 id);
+extern void taskq_advance_failed(int64 id, bool cancelled);
 
 /* signature.c */
 extern const char *taskq_signature_kind(Jsonb *sig);
@@ -184,6 +191,8 @@ extern void taskq_http_start(const TaskqClaimed *task);
 extern int	taskq_http_poll(long timeout_ms);
 extern void taskq_http_take_finished(TaskqClaimed *tasks, TaskqOutcome *outcomes, int *n);
 extern void taskq_http_abort_all(TaskqClaimed *tasks, int *n);
+extern bool taskq_http_cancel(int64 task_id);
+extern void taskq_http_ids(int64 *ids, int *n);
 
 /* worker.c */
 extern double taskq_retry_backoff(int attempt);

@@ -143,6 +143,10 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
 
+	/* taskq.cancel may interrupt this task (SIGINT), and only this task */
+	pg_atomic_write_u64(&taskq_slot(my_slot)->current_task, (uint64) task->id);
+	RESUME_CANCEL_INTERRUPTS();
+
 	PG_TRY();
 	{
 		int			guc_level;
@@ -161,6 +165,7 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 
 		result = taskq_run_sql_task(task->fn, task->args);
 
+		HOLD_CANCEL_INTERRUPTS();
 		if (task->timeout_ms > 0)
 			disable_timeout(STATEMENT_TIMEOUT, false);
 		/* settings the task changed do not leak into the next task */
@@ -180,6 +185,7 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 	{
 		ErrorData  *edata;
 
+		HOLD_CANCEL_INTERRUPTS();
 		if (task->timeout_ms > 0)
 			disable_timeout(STATEMENT_TIMEOUT, false);
 
@@ -194,7 +200,13 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 
 		out->error = edata->message ? edata->message : pstrdup("unknown error");
 		strlcpy(out->sqlstate, unpack_sql_state(edata->sqlerrcode), sizeof(out->sqlstate));
-		if (task->attempt >= task->max_attempts)
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED &&
+			taskq_cancel_requested(task->id))
+		{
+			out->kind = TASKQ_CANCELLED;
+			out->error = "cancelled by taskq.cancel while it ran";
+		}
+		else if (task->attempt >= task->max_attempts)
 			out->kind = TASKQ_FAILED;
 		else
 		{
@@ -204,9 +216,13 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 	}
 	PG_END_TRY();
 
-	/* a statement timeout that fired just as the task ended must not linger */
-	if (get_timeout_indicator(STATEMENT_TIMEOUT, true))
-		QueryCancelPending = false;
+	/*
+	 * A cancel (taskq.cancel's SIGINT, or the statement timeout) that came
+	 * just as the task ended was for this task: it must not linger.
+	 */
+	pg_atomic_write_u64(&taskq_slot(my_slot)->current_task, 0);
+	(void) get_timeout_indicator(STATEMENT_TIMEOUT, true);
+	QueryCancelPending = false;
 
 	out->finished_at = GetCurrentTimestamp();
 }
@@ -266,9 +282,14 @@ free_share(void)
 	return taskq_worker_share(my_queue, my_index) - taskq_http_in_flight();
 }
 
-/* Claim a batch into context which; the caller's transaction commits it. */
+/*
+ * Claim a batch into context which; the caller's transaction commits it.
+ * in_batch: the claim ends a batch's transaction, where it costs one
+ * statement and may find the next step of a chain just released; a claim
+ * of its own is skipped while the queue is known to be drained.
+ */
 static void
-claim_into(int which)
+claim_into(int which, bool in_batch)
 {
 	MemoryContext old;
 	int			want;
@@ -280,7 +301,7 @@ claim_into(int which)
 	want = claim_size();
 	if (recent_http || taskq_http_in_flight() > 0)
 		want = Min(want, free_share());
-	if (want > 0 && !queue_drained)
+	if (want > 0 && (in_batch || !queue_drained))
 	{
 		pgstat_report_activity(STATE_RUNNING, "claiming tasks");
 		PushActiveSnapshot(GetTransactionSnapshot());
@@ -324,6 +345,44 @@ give_back_claimed(void)
 }
 
 /*
+ * taskq.cancel has asked this worker to look: the claimed tasks not yet run
+ * (tasks[0..n-1]) and the HTTP requests in flight that are to be cancelled
+ * are, the former by their outcome, the latter by stopping the transfer.
+ */
+static void
+apply_cancellations(TaskqClaimed *tasks, TaskqOutcome *outcomes, int n)
+{
+	int			max = n + taskq_http_in_flight() + taskq_http_finished();
+	int64	   *ids = palloc(sizeof(int64) * Max(1, max));
+	int64	   *cancelled = palloc(sizeof(int64) * Max(1, max));
+	int			nids = 0;
+	int			ncancelled;
+
+	for (int i = 0; i < n; i++)
+		ids[nids++] = tasks[i].id;
+	taskq_http_ids(ids, &nids);
+	ncancelled = taskq_which_cancel_requested(ids, nids, cancelled);
+	for (int c = 0; c < ncancelled; c++)
+	{
+		bool		found = false;
+
+		for (int i = 0; i < n && !found; i++)
+		{
+			if (tasks[i].id == cancelled[c])
+			{
+				memset(&outcomes[i], 0, sizeof(TaskqOutcome));
+				outcomes[i].kind = TASKQ_CANCELLED;
+				outcomes[i].error = "cancelled by taskq.cancel";
+				outcomes[i].started_at = outcomes[i].finished_at = GetCurrentTimestamp();
+				found = true;
+			}
+		}
+		if (!found)
+			(void) taskq_http_cancel(cancelled[c]);
+	}
+}
+
+/*
  * Run one batch.  Returns the number of tasks run or given back; 0 means the
  * queue has nothing due.
  *
@@ -357,11 +416,12 @@ run_batch(bool claim_next)
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		SPI_connect();
-		claim_into(current_context);
+		claim_into(current_context, false);
 		SPI_finish();
 		CommitTransactionCommand();
 	}
-	if (nclaimed == 0 && taskq_http_finished() == 0)
+	if (nclaimed == 0 && taskq_http_finished() == 0 &&
+		pg_atomic_read_u32(&taskq_slot(my_slot)->cancel_pending) == 0)
 		return 0;
 
 	/* room for the claimed tasks and for every HTTP request that may end */
@@ -386,6 +446,8 @@ run_batch(bool claim_next)
 			/* give back what has not started, for other workers to take */
 			for (; i < n; i++)
 			{
+				if (outcomes[i].kind == TASKQ_CANCELLED)
+					continue;
 				memset(&outcomes[i], 0, sizeof(TaskqOutcome));
 				outcomes[i].kind = TASKQ_UNSTARTED;
 			}
@@ -393,6 +455,10 @@ run_batch(bool claim_next)
 			break;
 		}
 		CHECK_FOR_INTERRUPTS();
+		if (pg_atomic_exchange_u32(&taskq_slot(my_slot)->cancel_pending, 0) != 0)
+			apply_cancellations(tasks + i, outcomes + i, n - i);
+		if (outcomes[i].kind == TASKQ_CANCELLED)
+			continue;
 		if (tasks[i].fn == http_fn)
 		{
 			http_claimed = true;
@@ -417,13 +483,17 @@ run_batch(bool claim_next)
 
 	if (n > 0)
 		recent_http = http_claimed;
+	/* requests in flight that taskq.cancel stops */
+	if (pg_atomic_exchange_u32(&taskq_slot(my_slot)->cancel_pending, 0) != 0)
+		apply_cancellations(tasks + n, outcomes + n, 0);
 
 	/* the HTTP requests that ended meanwhile are recorded with the batch */
 	taskq_http_poll(0);
 	taskq_http_take_finished(tasks, outcomes, &n);
 	for (int i = 0; i < n; i++)
 	{
-		if (outcomes[i].kind == TASKQ_SUCCEEDED || outcomes[i].kind == TASKQ_FAILED)
+		if (outcomes[i].kind == TASKQ_SUCCEEDED || outcomes[i].kind == TASKQ_FAILED ||
+			outcomes[i].kind == TASKQ_CANCELLED)
 			finished_ids[finished_ids_n++] = tasks[i].id;
 	}
 	pgstat_report_activity(STATE_RUNNING, "recording task outcomes");
@@ -435,7 +505,7 @@ run_batch(bool claim_next)
 	if (claim_next)
 	{
 		current_context = 1 - current_context;
-		claim_into(current_context);
+		claim_into(current_context, true);
 	}
 	SPI_finish();
 	CommitTransactionCommand();
@@ -505,6 +575,8 @@ taskq_worker_main(Datum arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
+	/* a cancel interrupt is for the task being run, and only honoured then */
+	HOLD_CANCEL_INTERRUPTS();
 
 	slot = taskq_slot(my_slot);
 	my_token = taskq_next_token();

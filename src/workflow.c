@@ -98,6 +98,23 @@ static const char *cascade_sql =
 " RETURNING t.id";
 
 /*
+ * Everything that waits, directly or not, for the cancelled task $1 ends
+ * cancelled, error callbacks included: a cancellation is no failure.
+ */
+static const char *cancel_cascade_sql =
+"WITH RECURSIVE cancelled AS ("
+"  SELECT f.id, f.fn FROM taskq.tasks f WHERE f.id OPERATOR(pg_catalog.=) $1),"
+" doomed(id) AS ("
+"  SELECT d.task_id FROM taskq.dependencies d WHERE d.depends_on OPERATOR(pg_catalog.=) $1"
+"  UNION"
+"  SELECT d.task_id FROM taskq.dependencies d JOIN doomed ON d.depends_on OPERATOR(pg_catalog.=) doomed.id)"
+" UPDATE taskq.tasks t SET state = 'cancelled', finished_at = pg_catalog.now(),"
+"   error = pg_catalog.format('dependency task %s (%s) was cancelled', c.id, c.fn)"
+" FROM doomed, cancelled c WHERE t.id OPERATOR(pg_catalog.=) doomed.id"
+"   AND t.state OPERATOR(pg_catalog.=) 'waiting'"
+" RETURNING t.id";
+
+/*
  * The error callbacks of the failed tasks ($1) are queued, receiving the
  * first failure ($2) unless immutable (mode 'f').
  */
@@ -121,6 +138,7 @@ static SPIPlanPtr decrement_plan = NULL;
 static SPIPlanPtr release_plan = NULL;
 static SPIPlanPtr cancel_errbacks_plan = NULL;
 static SPIPlanPtr cascade_plan = NULL;
+static SPIPlanPtr cancel_cascade_plan = NULL;
 static SPIPlanPtr errback_plan = NULL;
 static SPIPlanPtr failure_info_plan = NULL;
 
@@ -206,11 +224,12 @@ taskq_cancel_error_callbacks(const int64 *ids, int n)
 }
 
 /*
- * The task id failed for good (or was cancelled): fail what depends on it,
- * and queue the error callbacks of it and of what failed with it.
+ * The task id failed for good: fail what depends on it, and queue the error
+ * callbacks of it and of what failed with it.  Or it was cancelled: cancel
+ * what depends on it.
  */
 void
-taskq_advance_failed(int64 id)
+taskq_advance_failed(int64 id, bool cancelled)
 {
 	Oid			int8type[1] = {INT8OID};
 	Oid			argtypes[2] = {INT8ARRAYOID, JSONBOID};
@@ -220,6 +239,14 @@ taskq_advance_failed(int64 id)
 	Datum		values[2];
 	bool		isnull;
 
+	if (cancelled)
+	{
+		taskq_saved_plan(&cancel_cascade_plan, cancel_cascade_sql, 1, int8type);
+		if (taskq_execute_plan(cancel_cascade_plan, value, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+			elog(ERROR, "pg_taskq: cancelling dependent tasks failed");
+		wake_returned_ended();
+		return;
+	}
 	taskq_saved_plan(&cascade_plan, cascade_sql, 1, int8type);
 	if (taskq_execute_plan(cascade_plan, value, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "pg_taskq: failing dependent tasks failed");
