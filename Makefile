@@ -26,7 +26,8 @@ OBJS = \
 	src/http_policy.o \
 	src/http_task.o \
 	src/http_runner.o \
-	src/cancel.o
+	src/cancel.o \
+	src/retention.o
 
 DATA = $(wildcard extension/pg_taskq--*.sql)
 EXTRA_CLEAN = tmp_check tmp_check_iso results regression.diffs regression.out output_iso

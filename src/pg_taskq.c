@@ -29,6 +29,7 @@ char	   *taskq_http_allow_string = NULL;
 int			taskq_http_max_redirects = 5;
 int			taskq_http_max_body_kb = 10240;
 int			taskq_http_max_timeout_ms = 300000;
+int			taskq_retention_s = 7 * 24 * 3600;
 
 void		_PG_init(void);
 
@@ -139,6 +140,15 @@ define_gucs(void)
 							300000, 1000, 86400000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("taskq.retention",
+							"How long finished tasks are kept before they are deleted.",
+							"0 keeps them for ever.",
+							&taskq_retention_s,
+							7 * 24 * 3600, 0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("taskq");

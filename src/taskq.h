@@ -33,6 +33,7 @@ extern char *taskq_http_allow_string;
 extern int	taskq_http_max_redirects;
 extern int	taskq_http_max_body_kb;
 extern int	taskq_http_max_timeout_ms;
+extern int	taskq_retention_s;
 
 /* the default of taskq.http_deny: loopback, private, carrier NAT, link-local (metadata) */
 #define TASKQ_HTTP_DENY_DEFAULT \
@@ -193,6 +194,9 @@ extern void taskq_http_take_finished(TaskqClaimed *tasks, TaskqOutcome *outcomes
 extern void taskq_http_abort_all(TaskqClaimed *tasks, int *n);
 extern bool taskq_http_cancel(int64 task_id);
 extern void taskq_http_ids(int64 *ids, int *n);
+
+/* retention.c */
+extern void taskq_prune_if_due(void);
 
 /* worker.c */
 extern double taskq_retry_backoff(int attempt);

@@ -516,6 +516,18 @@ run_batch(bool claim_next)
 	return n;
 }
 
+/*
+ * The worker that prunes finished tasks (retention.c): the first worker of
+ * the first configured queue; one per database.
+ */
+static bool
+is_janitor(void)
+{
+	const TaskqConfig *cfg = taskq_config();
+
+	return my_index == 0 && cfg->nqueues > 0 && strcmp(cfg->queues[0].name, my_queue) == 0;
+}
+
 /* How long to sleep: until the next delayed task is due, within limits. */
 static long
 idle_timeout(void)
@@ -533,6 +545,9 @@ idle_timeout(void)
 
 	if (ms < 0 || ms > taskq_poll_interval_ms)
 		ms = taskq_poll_interval_ms;
+	/* the pruning worker wakes for it too */
+	if (is_janitor() && taskq_retention_s > 0)
+		ms = Min(ms, Min(60000L, (long) taskq_retention_s * 100L));
 	return ms;
 }
 
@@ -622,6 +637,9 @@ taskq_worker_main(Datum arg)
 	{
 		CHECK_FOR_INTERRUPTS();
 		process_reload();
+
+		if (is_janitor())
+			taskq_prune_if_due();
 
 		if (run_batch(!ConfigReloadPending) > 0)
 			continue;

@@ -50,6 +50,9 @@ my %opt = (
 	wrk_seconds      => 5,     # http: duration of one wrk run
 	pages            => 1000,  # mapreduce: pages of the chord (and HTTP-only requests)
 	mapreduce_runs   => 3,     # mapreduce: pairs (HTTP-only, map/reduce), median
+	bigtable_rows    => 1000000, # bigtable: finished rows added to taskq.tasks
+	bigtable_tasks   => 10000, # bigtable: no-op tasks of one measured run
+	bigtable_runs    => 2,     # bigtable: runs on each table size, median
 	timeout          => 600,   # seconds any one wait may take
 );
 GetOptions(
@@ -73,6 +76,9 @@ GetOptions(
 	'wrk-seconds=i'     => \$opt{wrk_seconds},
 	'pages=i'           => \$opt{pages},
 	'mapreduce-runs=i'  => \$opt{mapreduce_runs},
+	'bigtable-rows=i'   => \$opt{bigtable_rows},
+	'bigtable-tasks=i'  => \$opt{bigtable_tasks},
+	'bigtable-runs=i'   => \$opt{bigtable_runs},
 	'wait'              => \$opt{wait},
 	'timeout=i'         => \$opt{timeout},
 	'help'              => sub { print_usage(); exit 0 },
@@ -85,6 +91,7 @@ if ($opt{quick})
 		= (1, 2, 2000, 1, 50, 2);
 	@opt{qw(chord_members chord_runs chain_steps)} = (1000, 1, 100);
 	@opt{qw(http_tasks http_runs wrk_seconds pages mapreduce_runs)} = (1000, 1, 2, 200, 1);
+	@opt{qw(bigtable_rows bigtable_tasks bigtable_runs)} = (100000, 2000, 1);
 	$opt{no_results} = 1;
 }
 
@@ -93,7 +100,8 @@ sub print_usage
 	print <<'EOT';
 usage: perl test/bench/bench.pl [options]
   --quick               short smoke run (1 x 2 s pgbench, 2,000 tasks, 50 probes); no results file
-  --only LIST           comma-separated workloads: pgbench,throughput,latency,chord,chain,http,mapreduce
+  --only LIST           comma-separated workloads:
+                        pgbench,throughput,latency,chord,chain,http,mapreduce,bigtable
   --results-dir DIR     where YYYY-MM-DD.md is appended (default test/bench/results,
                         or $TASKQ_BENCH_RESULTS_DIR)
   --no-results          do not write a results file
@@ -105,11 +113,15 @@ usage: perl test/bench/bench.pl [options]
   --pgbench-runs N --pgbench-seconds N --tasks N --throughput-runs N --latency-n N
   --chord-members N --chord-runs N --chain-steps N
   --http-tasks N --http-runs N --wrk-seconds N --pages N --mapreduce-runs N
+  --bigtable-rows N (default 1000000; --quick: 100000) --bigtable-tasks N --bigtable-runs N
 EOT
 }
 
 # The workloads, in the order they run.  Later issues append theirs here
-# (HTTP vs wrk, map/reduce, chords, 1M-row table, worker RSS).
+# (worker RSS).  'bigtable' stays LAST: it first deletes the finished tasks
+# of the workloads before it (for its empty-table figure), and although it
+# deletes the rows it added when it is done, the table then still holds its
+# own runs' tasks and the dead space of the 1,000,000 rows.
 my @WORKLOADS = (
 	{ name => 'pgbench',    run => \&wl_pgbench_baseline },
 	{ name => 'throughput', run => \&wl_throughput },
@@ -118,6 +130,7 @@ my @WORKLOADS = (
 	{ name => 'chain',      run => \&wl_chain },
 	{ name => 'http',       run => \&wl_http },
 	{ name => 'mapreduce',  run => \&wl_mapreduce },
+	{ name => 'bigtable',   run => \&wl_bigtable },   # keep last (see above)
 );
 
 # The server configuration of SPEC 8's run.  Everything else is default.
@@ -454,10 +467,13 @@ EOSQL
 }
 
 # one transaction enqueues $n no-op tasks on 'bench'; seconds from its commit
-# until none of them is queued or running (polled every 10 ms)
+# until none of them is queued or running (polled every 10 ms), the measure of
+# the throughput workload; $what names the caller in messages ('chord' if
+# not given)
 sub independent_run
 {
-	my ($s, $n) = @_;
+	my ($s, $n, $what) = @_;
+	$what //= 'chord';
 	$s->query('BEGIN');
 	my ($lo, $hi, $cnt) = split /\|/, $s->query(
 		"SELECT min(id), max(id), count(*) FROM "
@@ -467,10 +483,10 @@ sub independent_run
 	my (undef, $t_commit) = $s->query_multi(
 		'COMMIT', 'SELECT extract(epoch from clock_timestamp())');
 	my $t_done = wait_queue_drained($s, 'bench',
-		'chord: independent tasks unfinished', $lo, $hi);
+		"$what: independent tasks unfinished", $lo, $hi);
 	my $ok = $s->query("SELECT count(*) FROM taskq.tasks WHERE id BETWEEN $lo AND $hi "
 		. "AND queue = 'bench' AND state = 'succeeded'");
-	$ok == $n or die "chord: only $ok of $n independent tasks succeeded: "
+	$ok == $n or die "$what: only $ok of $n independent tasks succeeded: "
 		. state_counts('bench', $lo, $hi) . "\n";
 	return $t_done - $t_commit;
 }
@@ -638,6 +654,93 @@ sub wl_mapreduce
 		ratio => median(@ratio),
 		floor => undef, floor_txt => 'correct totals', goal => '<= 1.5',
 		verdict => 'PASS',
+	);
+}
+
+# 8. A big table: N no-op tasks enqueued in one transaction on queue 'bench'
+#    (2 workers), measured like the throughput (commit -> none queued or
+#    running), first on an (almost) empty taskq.tasks, then after adding
+#    bigtable_rows finished rows to it; the figure is the second tasks/s
+#    over the first (median of bigtable_runs runs each).  The finished tasks
+#    of the workloads before this one are deleted first, and the added rows
+#    are deleted at the end (this workload stays last in @WORKLOADS anyway).
+sub wl_bigtable
+{
+	my $n = $opt{bigtable_tasks};
+	my $rows = $opt{bigtable_rows};
+	my $s = Session->new();
+	my $finished = "state IN ('succeeded', 'failed', 'cancelled')";
+
+	my $earlier = $s->query("SELECT count(*) FROM taskq.tasks WHERE $finished");
+	if ($earlier > 0)
+	{
+		$s->query("DELETE FROM taskq.tasks WHERE $finished", $opt{timeout});
+		note("deleted the $earlier finished tasks of the earlier workloads");
+	}
+	$s->query('VACUUM ANALYZE taskq.tasks', $opt{timeout});
+
+	my %fig;
+	for my $phase ('empty', 'big')
+	{
+		if ($phase eq 'big')
+		{
+			# finished rows as the superuser the bench connects as, straight
+			# into the table (the enqueue path would take far longer)
+			my $t0 = time;
+			my ($flo, $fhi, $fcnt) = split /\|/, $s->query(<<"EOSQL", $opt{timeout});
+WITH ins AS (
+	INSERT INTO taskq.tasks (queue, fn, args, state, owner, attempt, started_at, finished_at, result)
+	SELECT 'bench', 'bench_noop()'::regprocedure, '[]', 'succeeded', current_user::regrole, 1,
+		now(), now(), 'null'
+	FROM generate_series(1, $rows)
+	RETURNING id)
+SELECT min(id), max(id), count(*) FROM ins
+EOSQL
+			$fcnt == $rows or die "bigtable: inserted $fcnt rows instead of $rows\n";
+			my $t1 = time;
+			$s->query('VACUUM ANALYZE taskq.tasks', $opt{timeout});
+			@fig{qw(flo fhi)} = ($flo, $fhi);
+			note(sprintf 'inserted %d finished rows in %.1f s, VACUUM ANALYZE %.1f s',
+				$rows, $t1 - $t0, time - $t1);
+		}
+		my ($count, $size) = split /\|/, $s->query(
+			"SELECT count(*), pg_size_pretty(pg_total_relation_size('taskq.tasks')) FROM taskq.tasks");
+		$fig{$phase}{rows} = $count;
+		$fig{$phase}{size} = $size;
+		for my $run (1 .. $opt{bigtable_runs})
+		{
+			psql_exec('CHECKPOINT');
+			my $wall = independent_run($s, $n, 'bigtable');
+			push @{ $fig{$phase}{tps} }, $n / $wall;
+			note(sprintf '%s table (%d rows, %s, before the runs): run %d: %d no-op tasks, '
+				. 'commit -> all succeeded %.3f s = %.0f tasks/s',
+				$phase, $count, $size, $run, $n, $wall, $n / $wall);
+		}
+		$fig{$phase}{median} = median(@{ $fig{$phase}{tps} });
+	}
+
+	# leave the table as small as we found it for whatever runs after
+	my $t0 = time;
+	$s->query("DELETE FROM taskq.tasks WHERE id BETWEEN $fig{flo} AND $fig{fhi}", $opt{timeout});
+	$s->query('VACUUM taskq.tasks', $opt{timeout});
+	note(sprintf 'deleted the %d added rows and vacuumed in %.1f s', $rows, time - $t0);
+	$s->finish;
+
+	my $k = $opt{bigtable_runs} > 1 ? " (median of $opt{bigtable_runs})" : '';
+	my $runs = sub { join ', ', map { sprintf '%.0f', $_ } @{ $fig{ $_[0] }{tps} } };
+	add_row(
+		workload => "no-op SQL tasks, $n in one transaction, 2 workers, on an (almost) empty "
+			. "taskq.tasks ($fig{empty}{rows} rows, $fig{empty}{size}): commit -> all succeeded$k",
+		measured => sprintf('%.0f tasks/s (runs: %s)', $fig{empty}{median}, $runs->('empty')),
+		ratio => '1 (baseline of bigtable)',
+	);
+	add_row(
+		workload => "same, $n queued on top of $rows finished rows "
+			. "($fig{big}{rows} rows, $fig{big}{size}, after VACUUM ANALYZE); "
+			. "ratio to the empty-table figure$k",
+		measured => sprintf('%.0f tasks/s (runs: %s)', $fig{big}{median}, $runs->('big')),
+		ratio => $fig{empty}{median} ? $fig{big}{median} / $fig{empty}{median} : undef,
+		floor => 0.7, floor_txt => '>= 0.7', goal => '>= 0.9', higher_is_better => 1,
 	);
 }
 
