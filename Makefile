@@ -52,6 +52,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# every object depends on the shared header (PGXS tracks no header dependencies)
+$(OBJS): src/taskq.h
+
 # control file lives in extension/
 $(EXTENSION).control: extension/$(EXTENSION).control
 	cp $< $@

@@ -22,3 +22,13 @@ SELECT string_agg(n::text, ',' ORDER BY at) AS run_order FROM order_log;
 SELECT backend_type, count(*) FROM pg_stat_activity
 WHERE backend_type LIKE 'taskq%' GROUP BY 1 ORDER BY 1;
 SELECT application_name FROM pg_stat_activity WHERE backend_type = 'taskq worker' ORDER BY 1;
+-- a worker runs SQL tasks one at a time but claims them in batches, even
+-- when its share of the queue's concurrency is one task
+BEGIN;
+SELECT count(taskq.enqueue('noop', queue => 'serial_queue', unique_key => 'batch ' || i))
+FROM generate_series(1, 200) AS i;
+COMMIT;
+SELECT bool_and((taskq.wait(id, '30 s')).state = 'succeeded') AS all_succeeded
+FROM taskq.tasks WHERE unique_key LIKE 'batch %';
+-- (a statement of its own: the one above reads the rows as they were before)
+SELECT bool_or(batched) AS claimed_in_batches FROM taskq.tasks WHERE unique_key LIKE 'batch %';

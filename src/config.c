@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * config.c
- *	  Parser of the taskq.queues GUC ('default:4, serial_queue:1').
+ *	  Parser of the taskq.queues GUC ('default:4, serial_queue:1, api:8@50/s').
  *
  *	  The check hook parses into a malloc'd TaskqConfig handed to the assign
  *	  hook as GUC "extra", so a malformed value is rejected with a message
@@ -40,6 +40,7 @@ parse_queues(const char *value, TaskqConfig *cfg)
 		const char *name_start;
 		int			name_len;
 		long		concurrency;
+		double		rate;
 		char	   *end;
 		TaskqQueueConfig *q;
 
@@ -84,6 +85,37 @@ parse_queues(const char *value, TaskqConfig *cfg)
 		}
 		p = end;
 
+		/* an optional rate limit: @N/s or @N/min */
+		rate = 0;
+		while (isspace((unsigned char) *p))
+			p++;
+		if (*p == '@')
+		{
+			p++;
+			errno = 0;
+			rate = strtod(p, &end);
+			if (end == p || errno != 0 || rate <= 0 || rate > 1000000)
+			{
+				GUC_check_errdetail("The rate of queue \"%.*s\" must be a positive number of tasks, as in \"%.*s:4@50/s\".",
+									name_len, name_start, name_len, name_start);
+				return false;
+			}
+			p = end;
+			if (strncmp(p, "/s", 2) == 0 && !isalpha((unsigned char) p[2]))
+				p += 2;
+			else if (strncmp(p, "/min", 4) == 0)
+			{
+				p += 4;
+				rate /= 60.0;
+			}
+			else
+			{
+				GUC_check_errdetail("The rate of queue \"%.*s\" needs a unit, /s or /min, as in \"%.*s:4@50/s\".",
+									name_len, name_start, name_len, name_start);
+				return false;
+			}
+		}
+
 		for (int i = 0; i < cfg->nqueues; i++)
 		{
 			if (strlen(cfg->queues[i].name) == (size_t) name_len &&
@@ -102,6 +134,7 @@ parse_queues(const char *value, TaskqConfig *cfg)
 		memcpy(q->name, name_start, name_len);
 		q->name[name_len] = '\0';
 		q->concurrency = (int) concurrency;
+		q->rate = rate;
 
 		while (isspace((unsigned char) *p))
 			p++;
@@ -184,6 +217,20 @@ taskq_queue_concurrency(const char *queue)
 	{
 		if (strcmp(cfg->queues[i].name, queue) == 0)
 			return cfg->queues[i].concurrency;
+	}
+	return 0;
+}
+
+/* The rate limit of the queue in task starts per second, 0 for none. */
+double
+taskq_queue_rate(const char *queue)
+{
+	const TaskqConfig *cfg = taskq_config();
+
+	for (int i = 0; i < cfg->nqueues; i++)
+	{
+		if (strcmp(cfg->queues[i].name, queue) == 0)
+			return cfg->queues[i].rate;
 	}
 	return 0;
 }

@@ -18,6 +18,7 @@
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
+#include "storage/spin.h"
 #include "utils/timestamp.h"
 
 #include "taskq.h"
@@ -26,6 +27,14 @@ typedef struct TaskqWaiter
 {
 	pg_atomic_uint64 task_id;	/* 0 = not waiting */
 } TaskqWaiter;
+
+/* the token bucket of a rate-limited queue, shared by its workers */
+typedef struct TaskqRateBucket
+{
+	char		queue[NAMEDATALEN];
+	double		tokens;
+	TimestampTz refilled_at;
+} TaskqRateBucket;
 
 typedef struct TaskqShared
 {
@@ -37,6 +46,8 @@ typedef struct TaskqShared
 	int			nwaiters;
 	pg_atomic_uint32 waiting;	/* how many backends are in taskq.wait */
 	TaskqWaiter *waiters;		/* nwaiters entries, indexed by pgprocno */
+	slock_t		rate_mutex;
+	TaskqRateBucket buckets[TASKQ_MAX_QUEUES];
 	TaskqWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } TaskqShared;
 
@@ -96,6 +107,7 @@ taskq_shmem_startup(void)
 		for (int i = 0; i < nwaiters; i++)
 			pg_atomic_init_u64(&shared->waiters[i].task_id, 0);
 		shared->launcher_pgprocno = -1;
+		SpinLockInit(&shared->rate_mutex);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -267,4 +279,68 @@ taskq_signal_cancel(int64 task_id, int worker_pid)
 		SetLatch(&ProcGlobal->allProcs[slot->pgprocno].procLatch);
 	}
 	LWLockRelease(shared->lock);
+}
+
+/*
+ * Take up to want start permits of a rate-limited queue (a token bucket
+ * holding a tenth of a second's worth, refilled continuously), so that its
+ * workers together start no more than rate tasks a second.  Returns how
+ * many were granted; when none, *wait_ms says when one will be.
+ */
+int
+taskq_rate_take(const char *queue, double rate, int want, long *wait_ms)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TaskqRateBucket *b = NULL;
+	int			granted;
+
+	SpinLockAcquire(&shared->rate_mutex);
+	for (int i = 0; i < TASKQ_MAX_QUEUES; i++)
+	{
+		if (shared->buckets[i].queue[0] == '\0')
+		{
+			/* a queue seen for the first time starts with one permit */
+			b = &shared->buckets[i];
+			strlcpy(b->queue, queue, NAMEDATALEN);
+			b->tokens = 1;
+			b->refilled_at = now;
+			break;
+		}
+		if (strcmp(shared->buckets[i].queue, queue) == 0)
+		{
+			b = &shared->buckets[i];
+			break;
+		}
+	}
+	if (b == NULL)
+	{
+		SpinLockRelease(&shared->rate_mutex);
+		return want;			/* no room to track it: not limited */
+	}
+	/* at most a tenth of a second's worth: a burst stays within the rate */
+	b->tokens = Min(Max(rate / 10.0, 1.0), b->tokens + rate * (double) (now - b->refilled_at) / 1000000.0);
+	b->refilled_at = now;
+	granted = (int) Min((double) want, b->tokens);
+	b->tokens -= granted;
+	*wait_ms = granted > 0 ? 0 : (long) ((1.0 - b->tokens) / rate * 1000.0) + 1;
+	SpinLockRelease(&shared->rate_mutex);
+	return granted;
+}
+
+/* Give back permits taken but not used (the claim found fewer tasks). */
+void
+taskq_rate_return(const char *queue, int unused)
+{
+	if (unused <= 0)
+		return;
+	SpinLockAcquire(&shared->rate_mutex);
+	for (int i = 0; i < TASKQ_MAX_QUEUES; i++)
+	{
+		if (strcmp(shared->buckets[i].queue, queue) == 0)
+		{
+			shared->buckets[i].tokens += unused;
+			break;
+		}
+	}
+	SpinLockRelease(&shared->rate_mutex);
 }

@@ -52,6 +52,7 @@ typedef struct TaskqQueueConfig
 {
 	char		name[NAMEDATALEN];
 	int			concurrency;
+	double		rate;			/* most task starts per second, 0 = no limit */
 } TaskqQueueConfig;
 
 typedef struct TaskqConfig
@@ -66,6 +67,7 @@ extern const TaskqConfig *taskq_config(void);
 extern int	taskq_queue_concurrency(const char *queue);
 extern int	taskq_queue_workers(const char *queue);
 extern int	taskq_worker_share(const char *queue, int index);
+extern double taskq_queue_rate(const char *queue);
 
 /* shmem.c: worker slots, waiters and wake-ups */
 typedef struct TaskqWorkerSlot
@@ -94,6 +96,8 @@ extern void taskq_waiter_register(int64 task_id);
 extern void taskq_waiter_unregister(void);
 extern void taskq_wake_waiters(const int64 *ids, int n);
 extern void taskq_signal_cancel(int64 task_id, int worker_pid);
+extern int	taskq_rate_take(const char *queue, double rate, int want, long *wait_ms);
+extern void taskq_rate_return(const char *queue, int unused);
 
 /* launcher.c and worker.c: background worker entry points */
 extern PGDLLEXPORT void taskq_launcher_main(Datum arg);

@@ -271,6 +271,9 @@ static bool queue_drained = false;
 /* the last batch had HTTP tasks: claim no more than the free share */
 static bool recent_http = false;
 
+/* the queue's rate limit stopped the last claim: when to try again */
+static long rate_wait_ms = 0;
+
 /*
  * How many more HTTP requests this worker may have in flight: its share of
  * the queue's concurrency, less those in flight.  SQL tasks need no such
@@ -303,11 +306,21 @@ claim_into(int which, bool in_batch)
 		want = Min(want, free_share());
 	if (want > 0 && (in_batch || !queue_drained))
 	{
-		pgstat_report_activity(STATE_RUNNING, "claiming tasks");
-		PushActiveSnapshot(GetTransactionSnapshot());
-		nclaimed = taskq_claim(my_queue, want, my_token, claimed);
-		PopActiveSnapshot();
-		queue_drained = nclaimed < want;
+		double		rate = taskq_queue_rate(my_queue);
+		int			permitted = want;
+
+		if (rate > 0)
+			permitted = taskq_rate_take(my_queue, rate, want, &rate_wait_ms);
+		if (permitted > 0)
+		{
+			pgstat_report_activity(STATE_RUNNING, "claiming tasks");
+			PushActiveSnapshot(GetTransactionSnapshot());
+			nclaimed = taskq_claim(my_queue, permitted, my_token, claimed);
+			PopActiveSnapshot();
+			queue_drained = nclaimed < permitted;
+			if (rate > 0)
+				taskq_rate_return(my_queue, permitted - nclaimed);
+		}
 	}
 	MemoryContextSwitchTo(old);
 }
@@ -652,6 +665,13 @@ taskq_worker_main(Datum arg)
 				ResetLatch(MyLatch);
 				queue_drained = false;
 			}
+			continue;
+		}
+		if (rate_wait_ms > 0)
+		{
+			/* rate-limited: sleep until the next start is permitted */
+			wait_for_wakeup(rate_wait_ms);
+			rate_wait_ms = 0;
 			continue;
 		}
 		wait_for_wakeup(idle_timeout());
