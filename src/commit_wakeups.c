@@ -63,6 +63,16 @@ at_commit(XactEvent event, void *arg)
 	}
 }
 
+/* Make room for one more element in a list kept in TopMemoryContext. */
+static void *
+room_for_one_more(void *list, int n, int *max, Size elem)
+{
+	if (n < *max)
+		return list;
+	*max = Max(16, *max * 2);
+	return list ? repalloc(list, elem * *max) : MemoryContextAlloc(TopMemoryContext, elem * *max);
+}
+
 static void
 register_callback(void)
 {
@@ -92,13 +102,8 @@ void
 taskq_wake_waiters_at_commit(int64 task_id)
 {
 	register_callback();
-	if (npending_ended == max_pending_ended)
-	{
-		max_pending_ended = Max(64, max_pending_ended * 2);
-		pending_ended = pending_ended
-			? repalloc(pending_ended, sizeof(int64) * max_pending_ended)
-			: MemoryContextAlloc(TopMemoryContext, sizeof(int64) * max_pending_ended);
-	}
+	pending_ended = room_for_one_more(pending_ended, npending_ended, &max_pending_ended,
+									  sizeof(int64));
 	pending_ended[npending_ended++] = task_id;
 }
 
@@ -107,13 +112,8 @@ void
 taskq_signal_cancel_at_commit(int64 task_id, int worker_pid)
 {
 	register_callback();
-	if (npending_cancels == max_pending_cancels)
-	{
-		max_pending_cancels = Max(16, max_pending_cancels * 2);
-		pending_cancels = pending_cancels
-			? repalloc(pending_cancels, sizeof(CancelSignal) * max_pending_cancels)
-			: MemoryContextAlloc(TopMemoryContext, sizeof(CancelSignal) * max_pending_cancels);
-	}
+	pending_cancels = room_for_one_more(pending_cancels, npending_cancels, &max_pending_cancels,
+										sizeof(CancelSignal));
 	pending_cancels[npending_cancels].task_id = task_id;
 	pending_cancels[npending_cancels].worker_pid = worker_pid;
 	npending_cancels++;

@@ -207,30 +207,34 @@ taskq_worker_share(const char *queue, int index)
 	return concurrency / workers + (index < concurrency % workers ? 1 : 0);
 }
 
-/* Concurrency of the queue, or 0 when it is not configured. */
-int
-taskq_queue_concurrency(const char *queue)
+/* The configuration of the queue, or NULL when it is not configured. */
+static const TaskqQueueConfig *
+find_queue(const char *queue)
 {
 	const TaskqConfig *cfg = taskq_config();
 
 	for (int i = 0; i < cfg->nqueues; i++)
 	{
 		if (strcmp(cfg->queues[i].name, queue) == 0)
-			return cfg->queues[i].concurrency;
+			return &cfg->queues[i];
 	}
-	return 0;
+	return NULL;
+}
+
+/* Concurrency of the queue, or 0 when it is not configured. */
+int
+taskq_queue_concurrency(const char *queue)
+{
+	const TaskqQueueConfig *q = find_queue(queue);
+
+	return q ? q->concurrency : 0;
 }
 
 /* The rate limit of the queue in task starts per second, 0 for none. */
 double
 taskq_queue_rate(const char *queue)
 {
-	const TaskqConfig *cfg = taskq_config();
+	const TaskqQueueConfig *q = find_queue(queue);
 
-	for (int i = 0; i < cfg->nqueues; i++)
-	{
-		if (strcmp(cfg->queues[i].name, queue) == 0)
-			return cfg->queues[i].rate;
-	}
-	return 0;
+	return q ? q->rate : 0;
 }
