@@ -34,7 +34,7 @@
 "WITH c AS MATERIALIZED (SELECT ARRAY(" \
 "  SELECT id FROM taskq.tasks" \
 "  WHERE queue OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'queued'" \
-"    AND run_at OPERATOR(pg_catalog.<=) pg_catalog.now() AND " filter \
+"    AND run_at OPERATOR(pg_catalog.<=) pg_catalog.now() AND lock_key IS NULL AND " filter \
 "  ORDER BY priority DESC, run_at, id" \
 "  LIMIT " limit " FOR UPDATE SKIP LOCKED) AS ids)" \
 " UPDATE taskq.tasks t SET state = 'running', attempt = t.attempt OPERATOR(pg_catalog.+) 1," \
@@ -44,9 +44,57 @@
 " RETURNING t.id, t.fn::pg_catalog.oid, t.args, t.owner::pg_catalog.oid, t.attempt," \
 "   t.max_attempts, t.priority, t.run_at," \
 "   (pg_catalog.date_part('epoch', t.timeout) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4," \
-"   t.has_dependents, t.workflow_id OPERATOR(pg_catalog.=) t.id"
+"   t.has_dependents, t.workflow_id OPERATOR(pg_catalog.=) t.id, t.lock_key IS NOT NULL"
 
 static const char *claim_alone_sql = CLAIM_SQL("run_alone", "1 + 0 * $2");
+
+/*
+ * Tasks with a lock key.  The keys with due tasks in the queue, in a fixed
+ * order (so that workers take their advisory locks in the same order):
+ */
+static const char *lock_keys_sql =
+"SELECT DISTINCT lock_key FROM taskq.tasks"
+" WHERE queue OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'queued'"
+"   AND lock_key IS NOT NULL AND run_at OPERATOR(pg_catalog.<=) pg_catalog.now()"
+" ORDER BY lock_key LIMIT 32";
+
+/* claims of one key are serialized by a transaction-level advisory lock */
+static const char *lock_key_lock_sql =
+"SELECT pg_catalog.pg_advisory_xact_lock(1952543601, pg_catalog.hashtext($1))";
+
+/*
+ * Then, with a snapshot taken after the lock, the tasks of the key that may
+ * start, first come first served: none while an exclusive holder runs; an
+ * exclusive task when it is first in line and nothing runs; shared tasks
+ * from the head of the line up to the first exclusive one (which later
+ * shared tasks may not overtake).
+ */
+#define CLAIM_LOCKED_SQL \
+"WITH line AS (" \
+"  SELECT id, lock_mode, run_at, pg_catalog.row_number() OVER (ORDER BY id) AS rn" \
+"  FROM taskq.tasks WHERE queue OPERATOR(pg_catalog.=) $1 AND lock_key OPERATOR(pg_catalog.=) $5" \
+"    AND state OPERATOR(pg_catalog.=) 'queued')," \
+" holders AS (SELECT lock_mode FROM taskq.tasks WHERE lock_key OPERATOR(pg_catalog.=) $5" \
+"    AND state OPERATOR(pg_catalog.=) 'running')," \
+" first_x AS (SELECT pg_catalog.min(rn) AS rn FROM line WHERE lock_mode OPERATOR(pg_catalog.=) 'x')," \
+" c AS MATERIALIZED (SELECT ARRAY(" \
+"  SELECT l.id FROM line l, first_x f" \
+"  WHERE l.run_at OPERATOR(pg_catalog.<=) pg_catalog.now()" \
+"    AND NOT EXISTS (SELECT FROM holders h WHERE h.lock_mode OPERATOR(pg_catalog.=) 'x')" \
+"    AND CASE WHEN l.lock_mode OPERATOR(pg_catalog.=) 'x'" \
+"             THEN l.rn OPERATOR(pg_catalog.=) 1 AND NOT EXISTS (SELECT FROM holders)" \
+"             ELSE l.rn OPERATOR(pg_catalog.<) COALESCE(f.rn, 9223372036854775807) END" \
+"  ORDER BY l.id LIMIT $2) AS ids)" \
+" UPDATE taskq.tasks t SET state = 'running', attempt = t.attempt OPERATOR(pg_catalog.+) 1," \
+"   started_at = pg_catalog.now(), worker_pid = $3, worker_token = $4," \
+"   batched = pg_catalog.cardinality(c.ids) OPERATOR(pg_catalog.>) 1" \
+" FROM c WHERE t.id OPERATOR(pg_catalog.=) ANY (c.ids)" \
+" RETURNING t.id, t.fn::pg_catalog.oid, t.args, t.owner::pg_catalog.oid, t.attempt," \
+"   t.max_attempts, t.priority, t.run_at," \
+"   (pg_catalog.date_part('epoch', t.timeout) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4," \
+"   t.has_dependents, t.workflow_id OPERATOR(pg_catalog.=) t.id, t.lock_key IS NOT NULL"
+
+static const char *claim_locked_sql = CLAIM_LOCKED_SQL;
 static const char *claim_batch_sql = CLAIM_SQL("NOT run_alone", "$2");
 
 /*
@@ -104,18 +152,24 @@ static const char *next_due_sql =
 "SELECT (pg_catalog.date_part('epoch', pg_catalog.min(run_at) OPERATOR(pg_catalog.-)"
 "        pg_catalog.clock_timestamp()) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8"
 " FROM taskq.tasks"
-" WHERE queue OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'queued'";
+" WHERE queue OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'queued'"
+/* a due task waiting for its lock key is woken when the key is freed */
+"   AND (lock_key IS NULL OR run_at OPERATOR(pg_catalog.>) pg_catalog.now())";
 
 static SPIPlanPtr claim_alone_plan = NULL;
+static SPIPlanPtr lock_keys_plan = NULL;
+static SPIPlanPtr lock_key_lock_plan = NULL;
+static SPIPlanPtr claim_locked_plan = NULL;
 static SPIPlanPtr claim_batch_plan = NULL;
 static SPIPlanPtr complete_plan = NULL;
 static SPIPlanPtr recover_plan = NULL;
 static SPIPlanPtr next_due_plan = NULL;
 
 static int
-claim_with(SPIPlanPtr plan, const char *queue, int max, int64 token, TaskqClaimed *out)
+claim_with(SPIPlanPtr plan, const char *queue, int max, int64 token, TaskqClaimed *out,
+		   const char *lock_key)
 {
-	Datum		values[4];
+	Datum		values[5];
 	int			ret;
 	uint64		n;
 	MemoryContext oldcontext;
@@ -124,7 +178,8 @@ claim_with(SPIPlanPtr plan, const char *queue, int max, int64 token, TaskqClaime
 	values[1] = Int32GetDatum(max);
 	values[2] = Int32GetDatum(MyProcPid);
 	values[3] = Int64GetDatum(token);
-	ret = taskq_execute_plan(plan, values, NULL, false, 0);
+	values[4] = lock_key ? CStringGetTextDatum(lock_key) : (Datum) 0;
+	ret = taskq_execute_plan(plan, values, lock_key ? NULL : "    n", false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "pg_taskq: claim failed: %s", SPI_result_code_string(ret));
 
@@ -154,6 +209,7 @@ claim_with(SPIPlanPtr plan, const char *queue, int max, int64 token, TaskqClaime
 		t->has_dependents = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
 		d = SPI_getbinval(tup, desc, 11, &isnull);
 		t->carries_workflow_result = !isnull && DatumGetBool(d);
+		t->holds_lock = DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull));
 	}
 	MemoryContextSwitchTo(oldcontext);
 	return (int) n;
@@ -182,17 +238,53 @@ claimed_cmp(const void *a, const void *b)
 int
 taskq_claim(const char *queue, int max, int64 token, TaskqClaimed *out)
 {
-	Oid			argtypes[4] = {TEXTOID, INT4OID, INT4OID, INT8OID};
+	Oid			argtypes[5] = {TEXTOID, INT4OID, INT4OID, INT8OID, TEXTOID};
 	int			n;
 
-	taskq_saved_plan(&claim_alone_plan, claim_alone_sql, 4, argtypes);
-	taskq_saved_plan(&claim_batch_plan, claim_batch_sql, 4, argtypes);
+	taskq_saved_plan(&claim_alone_plan, claim_alone_sql, 5, argtypes);
+	taskq_saved_plan(&claim_batch_plan, claim_batch_sql, 5, argtypes);
 
 	/* the arguments must outlive SPI: copy them where out lives */
-	n = claim_with(claim_alone_plan, queue, 1, token, out);
+	n = claim_with(claim_alone_plan, queue, 1, token, out, NULL);
 	if (n == 0)
-		n = claim_with(claim_batch_plan, queue, max, token, out);
+		n = claim_with(claim_batch_plan, queue, max, token, out, NULL);
 	qsort(out, n, sizeof(TaskqClaimed), claimed_cmp);
+	return n;
+}
+
+/*
+ * Claim up to max due tasks of the queue that have a lock key, as far as
+ * their keys allow.  Each key's claim holds an advisory lock on the key
+ * until the caller's transaction ends, so that two workers never both see
+ * a key free.
+ */
+int
+taskq_claim_locked(const char *queue, int max, int64 token, TaskqClaimed *out)
+{
+	Oid			keytypes[1] = {TEXTOID};
+	Oid			argtypes[5] = {TEXTOID, INT4OID, INT4OID, INT8OID, TEXTOID};
+	Datum		values[1];
+	SPITupleTable *keys;
+	uint64		nkeys;
+	int			n = 0;
+
+	taskq_saved_plan(&lock_keys_plan, lock_keys_sql, 1, keytypes);
+	values[0] = CStringGetTextDatum(queue);
+	if (taskq_execute_plan(lock_keys_plan, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pg_taskq: looking for lock keys failed");
+	keys = SPI_tuptable;
+	nkeys = SPI_processed;
+	for (uint64 k = 0; k < nkeys && n < max; k++)
+	{
+		char	   *key = SPI_getvalue(keys->vals[k], keys->tupdesc, 1);
+		Datum		keyval[1] = {CStringGetTextDatum(key)};
+
+		taskq_saved_plan(&lock_key_lock_plan, lock_key_lock_sql, 1, keytypes);
+		if (taskq_execute_plan(lock_key_lock_plan, keyval, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "pg_taskq: locking key \"%s\" failed", key);
+		taskq_saved_plan(&claim_locked_plan, claim_locked_sql, 5, argtypes);
+		n += claim_with(claim_locked_plan, queue, max - n, token, out + n, key);
+	}
 	return n;
 }
 

@@ -49,6 +49,8 @@ typedef struct EnqueueOptions
 	int			max_attempts;
 	Interval   *timeout;		/* NULL = none */
 	text	   *unique_key;		/* NULL = none */
+	char	   *lock_key;		/* NULL = none */
+	char		lock_mode;		/* 's' shared, 'x' exclusive */
 } EnqueueOptions;
 
 static SPIPlanPtr insert_plan = NULL;
@@ -56,8 +58,8 @@ static SPIPlanPtr existing_plan = NULL;
 
 static const char *insert_sql =
 "INSERT INTO taskq.tasks (queue, fn, args, priority, run_at, max_attempts, timeout,"
-"                         unique_key, owner)"
-" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+"                         unique_key, owner, lock_key, lock_mode)"
+" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 " ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL"
 "   AND state IN ('waiting', 'queued', 'running') DO NOTHING"
 " RETURNING id";
@@ -123,10 +125,10 @@ taskq_check_queue(const char *queue)
 static int64
 insert_task(Oid fn, Jsonb *args, const EnqueueOptions *opt)
 {
-	Oid			argtypes[9] = {TEXTOID, REGPROCEDUREOID, JSONBOID, INT4OID, TIMESTAMPTZOID,
-	INT4OID, INTERVALOID, TEXTOID, REGROLEOID};
-	Datum		values[9];
-	char		nulls[9];
+	Oid			argtypes[11] = {TEXTOID, REGPROCEDUREOID, JSONBOID, INT4OID, TIMESTAMPTZOID,
+	INT4OID, INTERVALOID, TEXTOID, REGROLEOID, TEXTOID, CHAROID};
+	Datum		values[11];
+	char		nulls[11];
 	Oid			save_userid;
 	int			save_sec_context;
 	int64		id = 0;
@@ -144,10 +146,14 @@ insert_task(Oid fn, Jsonb *args, const EnqueueOptions *opt)
 	values[7] = opt->unique_key ? PointerGetDatum(opt->unique_key) : (Datum) 0;
 	nulls[7] = opt->unique_key ? ' ' : 'n';
 	values[8] = ObjectIdGetDatum(GetUserId());
+	values[9] = opt->lock_key ? CStringGetTextDatum(opt->lock_key) : (Datum) 0;
+	nulls[9] = opt->lock_key ? ' ' : 'n';
+	values[10] = CharGetDatum(opt->lock_mode);
+	nulls[10] = opt->lock_key ? ' ' : 'n';
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pg_taskq: SPI_connect failed");
-	taskq_saved_plan(&insert_plan, insert_sql, 9, argtypes);
+	taskq_saved_plan(&insert_plan, insert_sql, 11, argtypes);
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(taskq_tasks_owner(), save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
@@ -226,6 +232,24 @@ taskq_after_delay(Interval *delay)
 												   IntervalPGetDatum(delay)));
 }
 
+/* lock => 'shared:KEY' or 'exclusive:KEY' */
+static void
+parse_lock(const char *lock, EnqueueOptions *opt)
+{
+	const char *colon = strchr(lock, ':');
+
+	if (colon && colon[1] != '\0' && strncmp(lock, "shared", colon - lock) == 0 && colon - lock == 6)
+		opt->lock_mode = 's';
+	else if (colon && colon[1] != '\0' && strncmp(lock, "exclusive", colon - lock) == 0 && colon - lock == 9)
+		opt->lock_mode = 'x';
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid lock \"%s\"", lock),
+				 errhint("Write lock => 'shared:KEY' or lock => 'exclusive:KEY'.")));
+	opt->lock_key = pstrdup(colon + 1);
+}
+
 /* Check the function, the caller's right to run it, and the arguments. */
 void
 taskq_check_task(Oid fn, Jsonb *args, bool may_receive)
@@ -276,6 +300,10 @@ taskq_enqueue(PG_FUNCTION_ARGS)
 	else
 		opt.run_at = GetCurrentTransactionStartTimestamp();
 	opt.unique_key = PG_ARGISNULL(8) ? NULL : PG_GETARG_TEXT_PP(8);
+	opt.lock_key = NULL;
+	opt.lock_mode = 0;
+	if (PG_NARGS() > 9 && !PG_ARGISNULL(9))
+		parse_lock(text_to_cstring(PG_GETARG_TEXT_PP(9)), &opt);
 
 	taskq_check_task(fn, args, false);
 	PG_RETURN_INT64(insert_task(fn, args, &opt));
@@ -319,6 +347,7 @@ taskq_enqueue_trigger(PG_FUNCTION_ARGS)
 	Jsonb	   *args;
 	EnqueueOptions opt = {0};
 
+	opt.lock_key = NULL;
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),

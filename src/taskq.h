@@ -117,6 +117,7 @@ typedef struct TaskqClaimed
 	int			timeout_ms;		/* 0 = none */
 	bool		has_dependents; /* a workflow step others wait for */
 	bool		carries_workflow_result;	/* its error callback waits on it */
+	bool		holds_lock;		/* it has a lock key (shared or exclusive) */
 } TaskqClaimed;
 
 typedef enum TaskqOutcomeKind
@@ -141,6 +142,7 @@ typedef struct TaskqOutcome
 } TaskqOutcome;
 
 extern int	taskq_claim(const char *queue, int max, int64 token, TaskqClaimed *out);
+extern int	taskq_claim_locked(const char *queue, int max, int64 token, TaskqClaimed *out);
 extern void taskq_complete(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n);
 extern int	taskq_recover_orphans(void);
 extern long taskq_ms_until_next_due(const char *queue);

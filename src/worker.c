@@ -316,6 +316,13 @@ claim_into(int which, bool in_batch)
 			pgstat_report_activity(STATE_RUNNING, "claiming tasks");
 			PushActiveSnapshot(GetTransactionSnapshot());
 			nclaimed = taskq_claim(my_queue, permitted, my_token, claimed);
+			/*
+			 * One task with a lock key per batch: tasks sharing a key are
+			 * meant to run side by side, in several workers, not one after
+			 * the other in one worker's batch.
+			 */
+			if (nclaimed < permitted)
+				nclaimed += taskq_claim_locked(my_queue, 1, my_token, claimed + nclaimed);
 			PopActiveSnapshot();
 			queue_drained = nclaimed < permitted;
 			if (rate > 0)
@@ -505,6 +512,9 @@ run_batch(bool claim_next)
 	taskq_http_take_finished(tasks, outcomes, &n);
 	for (int i = 0; i < n; i++)
 	{
+		/* a lock key freed (or given back): its waiting tasks may start */
+		if (tasks[i].holds_lock && outcomes[i].kind != TASKQ_IN_FLIGHT)
+			taskq_wake_queue_at_commit(my_queue);
 		if (outcomes[i].kind == TASKQ_SUCCEEDED || outcomes[i].kind == TASKQ_FAILED ||
 			outcomes[i].kind == TASKQ_CANCELLED)
 			finished_ids[finished_ids_n++] = tasks[i].id;
