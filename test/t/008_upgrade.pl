@@ -27,12 +27,14 @@ $node->safe_psql('upgraded', "CREATE EXTENSION pg_taskq VERSION '$oldest'");
 is($node->safe_psql('upgraded', "SELECT extversion FROM pg_extension WHERE extname = 'pg_taskq'"),
 	$oldest, "installed $oldest");
 
-# a task enqueued under the old version waits: the workers refuse to run
-# tasks against tables of another version than the library's
+# a task enqueued under the old version (by the old binaries: a plain
+# insert stands for it here) waits: the workers refuse to run tasks against
+# tables of another version than the library's
 my $id = $node->safe_psql('upgraded', q{
 	CREATE TABLE done (id int);
 	CREATE FUNCTION mark() RETURNS void LANGUAGE sql AS 'INSERT INTO done VALUES (1)';
-	SELECT taskq.enqueue('mark')});
+	INSERT INTO taskq.tasks (queue, fn, owner)
+		VALUES ('default', 'mark()', current_user::regrole) RETURNING id});
 SKIP:
 {
 	skip 'the oldest version is the current one', 2 if $oldest eq $current;
