@@ -30,13 +30,11 @@
  * into an array first so that the generic plan updates them through the
  * primary key, whatever the batch size.
  */
-#define CLAIM_SQL(filter, limit) \
-"WITH c AS MATERIALIZED (SELECT ARRAY(" \
-"  SELECT id FROM taskq.tasks" \
-"  WHERE queue OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'queued'" \
-"    AND run_at OPERATOR(pg_catalog.<=) pg_catalog.now() AND lock_key IS NULL AND " filter \
-"  ORDER BY priority DESC, run_at, id" \
-"  LIMIT " limit " FOR UPDATE SKIP LOCKED) AS ids)" \
+/*
+ * Both claims end alike: the tasks whose ids the CTE c collected become
+ * running, their attempt counted, and what the worker needs is returned.
+ */
+#define CLAIM_UPDATE \
 " UPDATE taskq.tasks t SET state = 'running', attempt = t.attempt OPERATOR(pg_catalog.+) 1," \
 "   started_at = pg_catalog.now(), worker_pid = $3, worker_token = $4," \
 "   batched = pg_catalog.cardinality(c.ids) OPERATOR(pg_catalog.>) 1" \
@@ -45,6 +43,15 @@
 "   t.max_attempts, t.priority, t.run_at," \
 "   (pg_catalog.date_part('epoch', t.timeout) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4," \
 "   t.has_dependents, t.workflow_id OPERATOR(pg_catalog.=) t.id, t.lock_key IS NOT NULL"
+
+#define CLAIM_SQL(filter, limit) \
+"WITH c AS MATERIALIZED (SELECT ARRAY(" \
+"  SELECT id FROM taskq.tasks" \
+"  WHERE queue OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'queued'" \
+"    AND run_at OPERATOR(pg_catalog.<=) pg_catalog.now() AND lock_key IS NULL AND " filter \
+"  ORDER BY priority DESC, run_at, id" \
+"  LIMIT " limit " FOR UPDATE SKIP LOCKED) AS ids)" \
+CLAIM_UPDATE
 
 static const char *claim_alone_sql = CLAIM_SQL("run_alone", "1 + 0 * $2");
 
@@ -85,14 +92,7 @@ static const char *lock_key_lock_sql =
 "             THEN l.rn OPERATOR(pg_catalog.=) 1 AND NOT EXISTS (SELECT FROM holders)" \
 "             ELSE l.rn OPERATOR(pg_catalog.<) COALESCE(f.rn, 9223372036854775807) END" \
 "  ORDER BY l.id LIMIT $2) AS ids)" \
-" UPDATE taskq.tasks t SET state = 'running', attempt = t.attempt OPERATOR(pg_catalog.+) 1," \
-"   started_at = pg_catalog.now(), worker_pid = $3, worker_token = $4," \
-"   batched = pg_catalog.cardinality(c.ids) OPERATOR(pg_catalog.>) 1" \
-" FROM c WHERE t.id OPERATOR(pg_catalog.=) ANY (c.ids)" \
-" RETURNING t.id, t.fn::pg_catalog.oid, t.args, t.owner::pg_catalog.oid, t.attempt," \
-"   t.max_attempts, t.priority, t.run_at," \
-"   (pg_catalog.date_part('epoch', t.timeout) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4," \
-"   t.has_dependents, t.workflow_id OPERATOR(pg_catalog.=) t.id, t.lock_key IS NOT NULL"
+CLAIM_UPDATE
 
 static const char *claim_locked_sql = CLAIM_LOCKED_SQL;
 static const char *claim_batch_sql = CLAIM_SQL("NOT run_alone", "$2");
