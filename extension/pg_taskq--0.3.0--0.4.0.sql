@@ -59,3 +59,21 @@ CREATE FUNCTION taskq.enqueue(fn text,
 
 COMMENT ON FUNCTION taskq.enqueue(text, jsonb, text, integer, timestamptz, interval, integer, interval, text, text)
 	IS 'enqueue a call of a SQL function; lock => ''shared:KEY'' or ''exclusive:KEY''; returns the task id';
+
+/* workflow steps can hold lock keys too */
+DROP FUNCTION taskq.task(text, jsonb, text, integer, interval, integer, interval, boolean);
+CREATE FUNCTION taskq.task(fn text,
+						   args jsonb DEFAULT '[]',
+						   queue text DEFAULT 'default',
+						   priority integer DEFAULT 0,
+						   delay interval DEFAULT NULL,
+						   max_attempts integer DEFAULT 3,
+						   timeout interval DEFAULT NULL,
+						   immutable boolean DEFAULT false,
+						   lock text DEFAULT NULL)
+	RETURNS taskq.signature
+	LANGUAGE c STABLE CALLED ON NULL INPUT
+	AS 'MODULE_PATHNAME', 'taskq_task_signature';
+
+COMMENT ON FUNCTION taskq.task(text, jsonb, text, integer, interval, integer, interval, boolean, text)
+	IS 'signature of a SQL task; immutable => true: it does not receive the previous result; lock => ''shared:KEY'' or ''exclusive:KEY''';

@@ -232,22 +232,22 @@ taskq_after_delay(Interval *delay)
 												   IntervalPGetDatum(delay)));
 }
 
-/* lock => 'shared:KEY' or 'exclusive:KEY' */
-static void
-parse_lock(const char *lock, EnqueueOptions *opt)
+/* lock => 'shared:KEY' or 'exclusive:KEY': the key, and the mode 's' or 'x' */
+void
+taskq_parse_lock(const char *lock, char **key, char *mode)
 {
 	const char *colon = strchr(lock, ':');
 
-	if (colon && colon[1] != '\0' && strncmp(lock, "shared", colon - lock) == 0 && colon - lock == 6)
-		opt->lock_mode = 's';
-	else if (colon && colon[1] != '\0' && strncmp(lock, "exclusive", colon - lock) == 0 && colon - lock == 9)
-		opt->lock_mode = 'x';
+	if (colon && colon[1] != '\0' && colon - lock == 6 && strncmp(lock, "shared", 6) == 0)
+		*mode = 's';
+	else if (colon && colon[1] != '\0' && colon - lock == 9 && strncmp(lock, "exclusive", 9) == 0)
+		*mode = 'x';
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid lock \"%s\"", lock),
 				 errhint("Write lock => 'shared:KEY' or lock => 'exclusive:KEY'.")));
-	opt->lock_key = pstrdup(colon + 1);
+	*key = pstrdup(colon + 1);
 }
 
 /* Check the function, the caller's right to run it, and the arguments. */
@@ -303,7 +303,7 @@ taskq_enqueue(PG_FUNCTION_ARGS)
 	opt.lock_key = NULL;
 	opt.lock_mode = 0;
 	if (PG_NARGS() > 9 && !PG_ARGISNULL(9))
-		parse_lock(text_to_cstring(PG_GETARG_TEXT_PP(9)), &opt);
+		taskq_parse_lock(text_to_cstring(PG_GETARG_TEXT_PP(9)), &opt.lock_key, &opt.lock_mode);
 
 	taskq_check_task(fn, args, false);
 	PG_RETURN_INT64(insert_task(fn, args, &opt));

@@ -257,7 +257,7 @@ taskq_http_signature(PG_FUNCTION_ARGS)
 											   PG_ARGISNULL(6) ? 0 : PG_GETARG_INT32(6),
 											   PG_ARGISNULL(7) ? NULL : PG_GETARG_INTERVAL_P(7),
 											   PG_ARGISNULL(8) ? 3 : PG_GETARG_INT32(8),
-											   NULL, true));
+											   NULL, true, NULL));
 }
 
 /* taskq.http_request(jsonb): what HTTP tasks name; only workers run them. */

@@ -133,13 +133,17 @@ append_interval_or_null(StringInfo buf, Interval *iv)
 Datum
 taskq_build_task_signature(Oid fn, Jsonb *args, const char *queue, int priority,
 						   Interval *delay, int max_attempts, Interval *timeout,
-						   bool immutable)
+						   bool immutable, const char *lock)
 {
 	StringInfoData buf;
+	char	   *lock_key;
+	char		lock_mode;
 
 	taskq_check_queue(queue);
 	taskq_check_options(priority, delay, max_attempts, timeout);
 	taskq_check_task(fn, args, !immutable);
+	if (lock)
+		taskq_parse_lock(lock, &lock_key, &lock_mode);
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"task\": {\"fn\": ");
@@ -153,6 +157,11 @@ taskq_build_task_signature(Oid fn, Jsonb *args, const char *queue, int priority,
 	append_interval_or_null(&buf, timeout);
 	appendStringInfoString(&buf, ", \"delay\": ");
 	append_interval_or_null(&buf, delay);
+	appendStringInfoString(&buf, ", \"lock\": ");
+	if (lock)
+		escape_json(&buf, lock);
+	else
+		appendStringInfoString(&buf, "null");
 	appendStringInfo(&buf, ", \"immutable\": %s}}", immutable ? "true" : "false");
 	return jsonb_from_string(&buf);
 }
@@ -179,7 +188,9 @@ taskq_task_signature(PG_FUNCTION_ARGS)
 											   PG_ARGISNULL(4) ? NULL : PG_GETARG_INTERVAL_P(4),
 											   PG_ARGISNULL(5) ? 3 : PG_GETARG_INT32(5),
 											   PG_ARGISNULL(6) ? NULL : PG_GETARG_INTERVAL_P(6),
-											   PG_ARGISNULL(7) ? false : PG_GETARG_BOOL(7)));
+											   PG_ARGISNULL(7) ? false : PG_GETARG_BOOL(7),
+											   PG_NARGS() > 8 && !PG_ARGISNULL(8)
+											   ? text_to_cstring(PG_GETARG_TEXT_PP(8)) : NULL));
 }
 
 /* taskq.chain(VARIADIC steps) */

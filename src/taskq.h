@@ -169,6 +169,7 @@ extern void taskq_check_task(Oid fn, Jsonb *args, bool may_receive);
 extern void taskq_check_options(int priority, Interval *delay, int max_attempts,
 								Interval *timeout);
 extern TimestampTz taskq_after_delay(Interval *delay);
+extern void taskq_parse_lock(const char *lock, char **key, char *mode);
 
 /* commit_wakeups.c */
 extern void taskq_wake_queue_at_commit(const char *queue);
@@ -184,7 +185,7 @@ extern void taskq_advance_failed(int64 id, bool cancelled);
 extern const char *taskq_signature_kind(Jsonb *sig);
 extern Datum taskq_build_task_signature(Oid fn, Jsonb *args, const char *queue, int priority,
 										Interval *delay, int max_attempts, Interval *timeout,
-										bool immutable);
+										bool immutable, const char *lock);
 
 /* http_task.c */
 extern Oid	taskq_http_request_fn(void);

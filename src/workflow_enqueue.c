@@ -42,6 +42,8 @@ typedef struct WfNode
 	int			max_attempts;
 	Interval   *timeout;
 	bool		immutable;
+	char	   *lock_key;		/* NULL = none */
+	char		lock_mode;
 	int			npred;			/* incoming edges it waits for (p, c, o) */
 	bool		receives;		/* a result or results are prepended */
 	bool		prepend_empty;	/* body of a chord with an empty header */
@@ -84,18 +86,20 @@ static const char *ids_sql =
 
 static const char *insert_tasks_sql =
 "INSERT INTO taskq.tasks (id, queue, fn, args, state, priority, run_at, max_attempts,"
-"                         timeout, pending, has_dependents, owner, workflow_id)"
+"                         timeout, pending, has_dependents, owner, workflow_id,"
+"                         lock_key, lock_mode)"
 " SELECT u.id, u.queue, u.fn::pg_catalog.regprocedure, u.args, u.state, u.priority,"
 "        u.run_at, u.max_attempts, u.timeout, u.pending, u.has_dependents,"
-"        $12::pg_catalog.oid::pg_catalog.regrole, $13"
+"        $12::pg_catalog.oid::pg_catalog.regrole, $13, u.lock_key, u.lock_mode"
 " FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::pg_catalog.text[]),"
 "   pg_catalog.unnest($3::pg_catalog.oid[]), pg_catalog.unnest($4::pg_catalog.jsonb[]),"
 "   pg_catalog.unnest($5::pg_catalog.text[]), pg_catalog.unnest($6::pg_catalog.int4[]),"
 "   pg_catalog.unnest($7::pg_catalog.timestamptz[]), pg_catalog.unnest($8::pg_catalog.int4[]),"
 "   pg_catalog.unnest($9::pg_catalog.interval[]), pg_catalog.unnest($10::pg_catalog.int4[]),"
-"   pg_catalog.unnest($11::pg_catalog.bool[]))"
+"   pg_catalog.unnest($11::pg_catalog.bool[]), pg_catalog.unnest($14::pg_catalog.text[]),"
+"   pg_catalog.unnest($15::pg_catalog.\"char\"[]))"
 "   AS u(id, queue, fn, args, state, priority, run_at, max_attempts, timeout, pending,"
-"        has_dependents)";
+"        has_dependents, lock_key, lock_mode)";
 
 static const char *insert_edges_sql =
 "INSERT INTO taskq.dependencies (task_id, depends_on, position, mode)"
@@ -234,6 +238,12 @@ compile_task(WfGraph *g, JsonbContainer *spec)
 	node->max_attempts = int_field(spec, "max_attempts", 3);
 	node->delay = interval_field(spec, "delay");
 	node->timeout = interval_field(spec, "timeout");
+	{
+		char	   *lock = string_field(spec, "lock", NULL);
+
+		if (lock)
+			taskq_parse_lock(lock, &node->lock_key, &node->lock_mode);
+	}
 	imm = get_key(spec, "immutable");
 	node->immutable = imm != NULL && imm->type == jbvBool && imm->val.boolean;
 
@@ -425,11 +435,14 @@ insert_graph(WfGraph *g, int result)
 			   *pending_d = palloc(sizeof(Datum) * n),
 			   *hasdep_d = palloc(sizeof(Datum) * n);
 	bool	   *timeout_null = palloc(sizeof(bool) * n);
-	Datum		values[13];
+	Datum	   *lockkey_d = palloc(sizeof(Datum) * n),
+			   *lockmode_d = palloc(sizeof(Datum) * n);
+	bool	   *lock_null = palloc(sizeof(bool) * n);
+	Datum		values[15];
 	Oid			idtypes[1] = {INT4OID};
-	Oid			tasktypes[13] = {INT8ARRAYOID, TEXTARRAYOID, OIDARRAYOID, JSONBARRAYOID,
+	Oid			tasktypes[15] = {INT8ARRAYOID, TEXTARRAYOID, OIDARRAYOID, JSONBARRAYOID,
 		TEXTARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID, INTERVALARRAYOID,
-	INT4ARRAYOID, BOOLARRAYOID, OIDOID, INT8OID};
+	INT4ARRAYOID, BOOLARRAYOID, OIDOID, INT8OID, TEXTARRAYOID, CHARARRAYOID};
 	Oid			edgetypes[4] = {INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, CHARARRAYOID};
 	Oid			save_userid;
 	int			save_sec_context;
@@ -477,6 +490,9 @@ insert_graph(WfGraph *g, int result)
 		timeout_null[i] = node->timeout == NULL;
 		pending_d[i] = Int32GetDatum(node->npred);
 		hasdep_d[i] = BoolGetDatum(node->has_dependents);
+		lock_null[i] = node->lock_key == NULL;
+		lockkey_d[i] = node->lock_key ? CStringGetTextDatum(node->lock_key) : (Datum) 0;
+		lockmode_d[i] = CharGetDatum(node->lock_mode);
 		if (!waits)
 			taskq_wake_queue_at_commit(node->queue);
 	}
@@ -493,7 +509,9 @@ insert_graph(WfGraph *g, int result)
 	values[10] = array_of(hasdep_d, NULL, n, BOOLOID, 1, true, TYPALIGN_CHAR);
 	values[11] = ObjectIdGetDatum(save_userid);
 	values[12] = Int64GetDatum(ids[result]);
-	taskq_saved_plan(&insert_tasks_plan, insert_tasks_sql, 13, tasktypes);
+	values[13] = array_of(lockkey_d, lock_null, n, TEXTOID, -1, false, TYPALIGN_INT);
+	values[14] = array_of(lockmode_d, lock_null, n, CHAROID, 1, true, TYPALIGN_CHAR);
+	taskq_saved_plan(&insert_tasks_plan, insert_tasks_sql, 15, tasktypes);
 	if (taskq_execute_plan(insert_tasks_plan, values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "pg_taskq: inserting the workflow's tasks failed");
 

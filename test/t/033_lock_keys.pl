@@ -73,6 +73,17 @@ my ($x, $plain) = split /\|/, $free;
 ok(poll_until($node, "SELECT state FROM taskq.tasks WHERE id = $plain", 'succeeded', 30),
 	'a task without a key runs meanwhile');
 
+# workflow steps hold keys too
+my $wf = $node->safe_psql('postgres', q{
+	SELECT taskq.enqueue(taskq.chain(taskq.task('read_counter', lock => 'shared:counter'),
+									 taskq.task('increment', lock => 'exclusive:counter',
+												immutable => true)))});
+ok(poll_until($node, "SELECT state FROM taskq.tasks WHERE id = $wf", 'succeeded', 30),
+	'a chain whose steps hold lock keys runs');
+is($node->safe_psql('postgres',
+		"SELECT string_agg(lock_key || ':' || lock_mode::text, ',' ORDER BY id) FROM taskq.tasks WHERE workflow_id = $wf"),
+	'counter:s,counter:x', 'its steps hold the keys they were given');
+
 my ($ret, $out, $err) = $node->psql('postgres', "SELECT taskq.enqueue('read_counter', lock => 'counter')");
 like($err, qr/invalid lock "counter"/, 'a malformed lock is refused');
 
