@@ -41,7 +41,7 @@ REGRESS = setup enqueue errors security queues trigger wait workflow workflow_er
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check \
 	--load-extension=pg_taskq
 
-ISOLATION = unique_key_race chord_race
+ISOLATION = unique_key_race chord_race lock_key_race
 ISOLATION_OPTS = --temp-config=$(srcdir)/test/isolation.conf --temp-instance=tmp_check_iso \
 	--load-extension=pg_taskq
 
