@@ -434,24 +434,17 @@ sub wl_chord
 CREATE OR REPLACE FUNCTION bench_chord_body(results jsonb) RETURNS int LANGUAGE sql
 	AS $$ SELECT jsonb_array_length(results) $$
 EOSQL
-	my (@ind, @chord, @ratio);
-	for my $run (1 .. $opt{chord_runs})
-	{
-		my @order = $run % 2 ? ('independent', 'chord') : ('chord', 'independent');
-		my %t;
-		for my $kind (@order)
-		{
-			psql_exec('CHECKPOINT');
-			$t{$kind} = $kind eq 'chord' ? chord_run($s, $n) : independent_run($s, $n);
-		}
-		push @ind, $t{independent};
-		push @chord, $t{chord};
-		push @ratio, $t{chord} / $t{independent};
-		note(sprintf 'run %d: %d independent no-op tasks %.3f s (%.0f tasks/s); '
-			. 'chord of %d no-op members %.3f s (%.0f members/s); ratio %.2f',
-			$run, $n, $t{independent}, $n / $t{independent},
-			$n, $t{chord}, $n / $t{chord}, $ratio[-1]);
-	}
+	my ($ind, $chord, $ratio) = paired_runs($opt{chord_runs},
+		sub { independent_run($s, $n) }, sub { chord_run($s, $n) },
+		sub {
+			my ($run, $base, $other, $r) = @_;
+			note(sprintf 'run %d: %d independent no-op tasks %.3f s (%.0f tasks/s); '
+				. 'chord of %d no-op members %.3f s (%.0f members/s); ratio %.2f',
+				$run, $n, $base, $n / $base, $n, $other, $n / $other, $r);
+		});
+	my @ind = @$ind;
+	my @chord = @$chord;
+	my @ratio = @$ratio;
 	$s->finish;
 
 	my $k = @ratio > 1 ? sprintf(' (median of %d)', scalar @ratio) : '';
@@ -616,6 +609,33 @@ sub wl_http
 	);
 }
 
+# Run a baseline and a workload $runs times each, alternating which goes
+# first (so neither always meets a warmer or colder server), with a
+# CHECKPOINT before each; $report is called after each pair with (run,
+# baseline seconds, workload seconds, ratio).  Returns the lists of
+# baseline times, workload times and ratios.
+sub paired_runs
+{
+	my ($runs, $baseline, $workload, $report) = @_;
+	my (@base, @other, @ratio);
+	for my $run (1 .. $runs)
+	{
+		my @order = $run % 2 ? ('base', 'other') : ('other', 'base');
+		my %t;
+		for my $kind (@order)
+		{
+			psql_exec('CHECKPOINT');
+			$t{$kind} = $kind eq 'base' ? $baseline->() : $workload->();
+		}
+		push @base, $t{base};
+		push @other, $t{other};
+		push @ratio, $t{other} / $t{base};
+		$report->($run, $t{base}, $t{other}, $ratio[-1]);
+	}
+	return (\@base, \@other, \@ratio);
+}
+
+
 # 7. The map/reduce of SPEC section 2 over the generated pages: a chord of
 #    chain(http(url), find_frequency) members with aggregate_results as its
 #    body, on queue 'api'; from the commit until the body succeeded, and its
@@ -628,22 +648,16 @@ sub wl_mapreduce
 	my $n = $opt{pages};
 	die "mapreduce: --pages $n is more than the $HTTP{npages} generated pages\n"
 		if $n > $HTTP{npages};
-	my (@mr, @only, @ratio);
-	for my $run (1 .. $opt{mapreduce_runs})
-	{
-		my @order = $run % 2 ? ('http', 'mapreduce') : ('mapreduce', 'http');
-		my %t;
-		for my $kind (@order)
-		{
-			psql_exec('CHECKPOINT');
-			$t{$kind} = $kind eq 'http' ? (http_only_run($n))[0] : mapreduce_run($n);
-		}
-		push @only, $t{http};
-		push @mr, $t{mapreduce};
-		push @ratio, $t{mapreduce} / $t{http};
-		note(sprintf 'run %d: %d HTTP-only tasks %.3f s; map/reduce of %d pages %.3f s; ratio %.2f',
-			$run, $n, $t{http}, $n, $t{mapreduce}, $ratio[-1]);
-	}
+	my ($only, $mr, $ratio) = paired_runs($opt{mapreduce_runs},
+		sub { (http_only_run($n))[0] }, sub { mapreduce_run($n) },
+		sub {
+			my ($run, $base, $other, $r) = @_;
+			note(sprintf 'run %d: %d HTTP-only tasks %.3f s; map/reduce of %d pages %.3f s; ratio %.2f',
+				$run, $n, $base, $n, $other, $r);
+		});
+	my @only = @$only;
+	my @mr = @$mr;
+	my @ratio = @$ratio;
 	my $k = @ratio > 1 ? sprintf(' (median of %d)', scalar @ratio) : '';
 	add_row(
 		workload => "map/reduce of SPEC 2 over $n local pages (chord of chain(http, find_frequency), "
