@@ -13,6 +13,8 @@ OBJS = \
 	src/config.o \
 	src/shmem.o \
 	src/launcher.o \
+	src/databases.o \
+	src/ddl_guard.o \
 	src/worker.o \
 	src/claim.o \
 	src/sql_task.o \
@@ -52,8 +54,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# every object depends on the shared header (PGXS tracks no header dependencies)
-$(OBJS): src/taskq.h
+# every object depends on the shared header (PGXS tracks no header
+# dependencies) and on the control file, whose version is compiled in
+$(OBJS): src/taskq.h extension/pg_taskq.control
 
 # control file lives in extension/
 $(EXTENSION).control: extension/$(EXTENSION).control

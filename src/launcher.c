@@ -1,23 +1,21 @@
 /*-------------------------------------------------------------------------
  *
  * launcher.c
- *	  The taskq launcher: keeps one worker process alive for each
- *	  (queue, n < concurrency) of taskq.queues, in taskq.database.
+ *	  The taskq launcher: in every database where pg_taskq is installed
+ *	  (databases.c finds them), keeps one worker process alive for each
+ *	  (queue, n < workers of the queue) of taskq.queues.
  *
- *	  It starts workers as dynamic background workers that notify it when
- *	  they exit, restarts the ones that die, and follows pg_reload_conf().
- *	  Workers whose slot is no longer wanted leave by themselves between
- *	  batches (see worker.c), so no task is interrupted by a reload.
+ *	  It starts workers and probes as dynamic background workers that
+ *	  notify it when they exit, restarts the workers that die, and follows
+ *	  pg_reload_conf().  Workers whose slot is no longer wanted leave by
+ *	  themselves between batches (see worker.c), so no task is interrupted
+ *	  by a reload.  It starts nothing in a database that DDL has paused
+ *	  (ddl_guard.c).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/heapam.h"
-#include "access/htup_details.h"
-#include "access/tableam.h"
-#include "access/xact.h"
-#include "catalog/pg_database.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -27,7 +25,6 @@
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "taskq.h"
@@ -52,34 +49,11 @@ launcher_exit(int code, Datum arg)
 }
 
 /*
- * Is taskq.database there yet?  A plain scan of pg_database: a launcher
- * connected to no database cannot use its indexes (as in autovacuum).
+ * Forget slots whose process has exited, and pass on what it reported
+ * about its database.  A worker that died within a second of its start
+ * (not a probe, not one that left on purpose or was paused away) delays
+ * all restarts by a second, so a crash loop does not spin.
  */
-static bool
-database_exists(void)
-{
-	bool		exists = false;
-	Relation	rel;
-	TableScanDesc scan;
-	HeapTuple	tup;
-
-	StartTransactionCommand();
-	(void) GetTransactionSnapshot();
-	rel = table_open(DatabaseRelationId, AccessShareLock);
-	scan = table_beginscan_catalog(rel, 0, NULL);
-	while (!exists && (tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
-	{
-		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
-
-		exists = strcmp(NameStr(db->datname), taskq_database) == 0 && db->datallowconn;
-	}
-	table_endscan(scan);
-	table_close(rel, AccessShareLock);
-	CommitTransactionCommand();
-	return exists;
-}
-
-/* Forget slots whose worker has exited. */
 static void
 reap_workers(void)
 {
@@ -87,6 +61,9 @@ reap_workers(void)
 	{
 		TaskqWorkerSlot *slot = taskq_slot(i);
 		pid_t		pid;
+		Oid			dboid;
+		bool		probe;
+		TaskqReport report;
 
 		if (local_slots[i].handle == NULL)
 			continue;
@@ -94,18 +71,26 @@ reap_workers(void)
 			continue;
 		pfree(local_slots[i].handle);
 		local_slots[i].handle = NULL;
-		if (TimestampDifferenceExceeds(local_slots[i].started_at, GetCurrentTimestamp(), 1000) == false)
-			restart_not_before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000);
+
 		taskq_slots_lock(true);
+		dboid = slot->dboid;
+		probe = slot->is_probe;
+		report = slot->report;
 		slot->in_use = false;
 		slot->pid = 0;
 		slot->token = 0;
 		taskq_slots_unlock();
+
+		taskq_database_reported(dboid, probe, report);
+		if (!probe && report == TASKQ_REPORT_NONE &&
+			!TimestampDifferenceExceeds(local_slots[i].started_at, GetCurrentTimestamp(), 1000) &&
+			!taskq_database_paused(dboid))
+			restart_not_before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000);
 	}
 }
 
 static bool
-slot_running(const char *queue, int index)
+slot_running(Oid dboid, const char *queue, int index)
 {
 	bool		found = false;
 
@@ -114,18 +99,19 @@ slot_running(const char *queue, int index)
 	{
 		TaskqWorkerSlot *slot = taskq_slot(i);
 
-		found = slot->in_use && slot->index == index && strcmp(slot->queue, queue) == 0;
+		found = slot->in_use && !slot->is_probe && slot->dboid == dboid &&
+			slot->index == index && strcmp(slot->queue, queue) == 0;
 	}
 	taskq_slots_unlock();
 	return found;
 }
 
 /*
- * Start a worker for (queue, index).  Returns false when no background
- * worker slot is free.
+ * Start a worker for (database, queue, index), or a probe of the database
+ * when queue is NULL.  Returns false when no background worker slot is free.
  */
 static bool
-start_worker(const char *queue, int index)
+start_process(Oid dboid, const char *queue, int index)
 {
 	BackgroundWorker worker;
 	int			free_slot = -1;
@@ -147,7 +133,10 @@ start_worker(const char *queue, int index)
 	}
 	slot = taskq_slot(free_slot);
 	slot->in_use = true;
-	strlcpy(slot->queue, queue, NAMEDATALEN);
+	slot->dboid = dboid;
+	slot->is_probe = (queue == NULL);
+	slot->report = TASKQ_REPORT_NONE;
+	strlcpy(slot->queue, queue ? queue : "", NAMEDATALEN);
 	slot->index = index;
 	slot->pid = 0;
 	slot->token = 0;
@@ -158,9 +147,18 @@ start_worker(const char *queue, int index)
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_taskq");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "taskq_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "taskq worker %s/%d", queue, index);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "taskq worker");
+	if (queue == NULL)
+	{
+		snprintf(worker.bgw_function_name, BGW_MAXLEN, "taskq_probe_main");
+		snprintf(worker.bgw_name, BGW_MAXLEN, "taskq probe of database %u", dboid);
+		snprintf(worker.bgw_type, BGW_MAXLEN, "taskq probe");
+	}
+	else
+	{
+		snprintf(worker.bgw_function_name, BGW_MAXLEN, "taskq_worker_main");
+		snprintf(worker.bgw_name, BGW_MAXLEN, "taskq worker %s/%d", queue, index);
+		snprintf(worker.bgw_type, BGW_MAXLEN, "taskq worker");
+	}
 	worker.bgw_main_arg = Int32GetDatum(free_slot);
 	worker.bgw_notify_pid = MyProcPid;
 
@@ -177,11 +175,13 @@ start_worker(const char *queue, int index)
 }
 
 /*
- * Start every wanted worker that is not running.  Returns how long to wait
- * before trying again when some could not be started, or -1.
+ * Start what each database needs: a probe where it is not known whether
+ * pg_taskq is installed, every missing worker where it is.  Nothing in a
+ * paused database.  Returns how long to wait before trying again when
+ * something could not be started yet, or -1.
  */
 static long
-start_missing_workers(void)
+start_missing_processes(void)
 {
 	const TaskqConfig *cfg = taskq_config();
 	bool		short_of_slots = false;
@@ -191,14 +191,40 @@ start_missing_workers(void)
 	if (now < restart_not_before)
 		return TimestampDifferenceMilliseconds(now, restart_not_before) + 1;
 
-	for (int q = 0; q < cfg->nqueues; q++)
+	for (int d = 0; d < taskq_ndatabases() && !short_of_slots; d++)
 	{
-		for (int n = 0; n < taskq_queue_workers(cfg->queues[q].name); n++)
+		TaskqDatabase *db = taskq_database_at(d);
+
+		if (db->state != TASKQ_DB_UNKNOWN && db->state != TASKQ_DB_PRESENT)
+			continue;
+		if (taskq_database_paused(db->dboid))
+			continue;
+		if (db->state == TASKQ_DB_UNKNOWN)
 		{
-			if (slot_running(cfg->queues[q].name, n))
-				continue;
-			if (!start_worker(cfg->queues[q].name, n))
+			if (now < db->probe_not_before)
+			{
+				long		wait = TimestampDifferenceMilliseconds(now, db->probe_not_before) + 1;
+
+				retry_ms = retry_ms < 0 ? wait : Min(retry_ms, wait);
+			}
+			else if (start_process(db->dboid, NULL, 0))
+				db->state = TASKQ_DB_PROBING;
+			else
 				short_of_slots = true;
+			continue;
+		}
+		for (int q = 0; q < cfg->nqueues && !short_of_slots; q++)
+		{
+			for (int n = 0; n < taskq_queue_workers(cfg->queues[q].name); n++)
+			{
+				if (slot_running(db->dboid, cfg->queues[q].name, n))
+					continue;
+				if (!start_process(db->dboid, cfg->queues[q].name, n))
+				{
+					short_of_slots = true;
+					break;
+				}
+			}
 		}
 	}
 
@@ -209,9 +235,9 @@ start_missing_workers(void)
 					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 					 errmsg("pg_taskq could not start all the workers taskq.queues asks for"),
 					 errdetail("No background worker slot is free."),
-					 errhint("Raise max_worker_processes to at least one more than the number of workers taskq.queues asks for (one per unit of concurrency, at most taskq.max_workers_per_queue per queue).")));
+					 errhint("Raise max_worker_processes: pg_taskq needs, in each database where it is installed, the workers taskq.queues asks for (one per unit of concurrency, at most taskq.max_workers_per_queue per queue), and two more in all, for its launcher and a probe.")));
 		warned_no_slots = true;
-		retry_ms = 5000;
+		retry_ms = retry_ms < 0 ? 5000 : Min(retry_ms, 5000);
 	}
 	else
 		warned_no_slots = false;
@@ -221,8 +247,6 @@ start_missing_workers(void)
 void
 taskq_launcher_main(Datum arg)
 {
-	bool		have_database = false;
-
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -236,11 +260,12 @@ taskq_launcher_main(Datum arg)
 	taskq_set_launcher_pid(MyProcPid);
 	before_shmem_exit(launcher_exit, 0);
 
-	ereport(LOG, (errmsg("taskq launcher started for database \"%s\"", taskq_database)));
+	ereport(LOG, (errmsg("taskq launcher started")));
 
 	for (;;)
 	{
 		long		timeout_ms = taskq_poll_interval_ms;
+		long		retry_ms;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -249,19 +274,11 @@ taskq_launcher_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		if (!have_database)
-			have_database = database_exists();
-		if (have_database)
-		{
-			long		retry_ms;
-
-			reap_workers();
-			retry_ms = start_missing_workers();
-			if (retry_ms >= 0 && retry_ms < timeout_ms)
-				timeout_ms = retry_ms;
-		}
-		else if (timeout_ms > 1000)
-			timeout_ms = 1000;
+		reap_workers();
+		taskq_refresh_databases();
+		retry_ms = start_missing_processes();
+		if (retry_ms >= 0 && retry_ms < timeout_ms)
+			timeout_ms = retry_ms;
 
 		pgstat_report_activity(STATE_IDLE, NULL);
 		(void) WaitLatch(MyLatch,

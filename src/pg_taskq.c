@@ -2,8 +2,8 @@
  *
  * pg_taskq.c
  *	  Module entry point: refuses to load outside shared_preload_libraries,
- *	  defines the taskq.* GUCs, sets up shared memory and registers the
- *	  launcher background worker.
+ *	  defines the taskq.* GUCs, sets up shared memory, installs the DDL
+ *	  guard and registers the launcher background worker.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,7 +18,6 @@
 
 PG_MODULE_MAGIC;
 
-char	   *taskq_database = NULL;
 char	   *taskq_queues_string = NULL;
 int			taskq_batch_size = 100;
 int			taskq_batch_time_ms = 100;
@@ -36,15 +35,6 @@ void		_PG_init(void);
 static void
 define_gucs(void)
 {
-	DefineCustomStringVariable("taskq.database",
-							   "Database whose tasks the pg_taskq workers run.",
-							   NULL,
-							   &taskq_database,
-							   "postgres",
-							   PGC_POSTMASTER,
-							   0,
-							   NULL, NULL, NULL);
-
 	DefineCustomStringVariable("taskq.queues",
 							   "Queues and how many tasks of each may run at once.",
 							   "A comma-separated list of name:concurrency, "
@@ -181,5 +171,6 @@ _PG_init(void)
 
 	define_gucs();
 	taskq_shmem_init_hooks();
+	taskq_ddl_guard_init();
 	register_launcher();
 }

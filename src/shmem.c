@@ -2,7 +2,9 @@
  *
  * shmem.c
  *	  Shared memory of pg_taskq: the worker slots the launcher fills, the
- *	  claim-token counter, and the table of backends blocked in taskq.wait.
+ *	  claim-token counter, the table of backends blocked in taskq.wait, the
+ *	  rate limits' token buckets, and the databases paused by DDL with the
+ *	  requests for the launcher to probe databases again.
  *	  Also the wake-ups built on them: set a queue's workers' latches, the
  *	  launcher's latch, or the latches of the waiters of finished tasks.
  *
@@ -14,6 +16,7 @@
 #include "access/twophase.h"
 #include "postmaster/bgworker_internals.h"
 #include "storage/ipc.h"
+#include <errno.h>
 #include <signal.h>
 #include "storage/lwlock.h"
 #include "storage/proc.h"
@@ -28,13 +31,27 @@ typedef struct TaskqWaiter
 	pg_atomic_uint64 task_id;	/* 0 = not waiting */
 } TaskqWaiter;
 
-/* the token bucket of a rate-limited queue, shared by its workers */
+/* the token bucket of a rate-limited queue of one database, shared by its workers */
 typedef struct TaskqRateBucket
 {
+	Oid			dboid;
 	char		queue[NAMEDATALEN];
+	double		rate;
 	double		tokens;
 	TimestampTz refilled_at;
 } TaskqRateBucket;
+
+#define TASKQ_RATE_BUCKETS	(TASKQ_MAX_QUEUES * 4)
+
+/* a database paused by a backend's DDL until its transaction ends (ddl_guard.c) */
+typedef struct TaskqPause
+{
+	Oid			dboid;			/* InvalidOid: a free entry */
+	int			pid;
+} TaskqPause;
+
+#define TASKQ_MAX_PAUSES	64
+#define TASKQ_MAX_PROBE_REQUESTS 64
 
 typedef struct TaskqShared
 {
@@ -47,7 +64,12 @@ typedef struct TaskqShared
 	pg_atomic_uint32 waiting;	/* how many backends are in taskq.wait */
 	TaskqWaiter *waiters;		/* nwaiters entries, indexed by pgprocno */
 	slock_t		rate_mutex;
-	TaskqRateBucket buckets[TASKQ_MAX_QUEUES];
+	TaskqRateBucket buckets[TASKQ_RATE_BUCKETS];
+	/* under lock: pauses, and databases the launcher is asked to probe */
+	TaskqPause	pauses[TASKQ_MAX_PAUSES];
+	int			nprobe_requests;
+	bool		probe_all;		/* the request list overflowed */
+	Oid			probe_requests[TASKQ_MAX_PROBE_REQUESTS];
 	TaskqWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } TaskqShared;
 
@@ -179,7 +201,7 @@ taskq_wake_launcher(void)
 		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
 }
 
-/* Set the latches of every living worker of the queue. */
+/* Set the latches of every living worker of the queue in this database. */
 void
 taskq_wake_queue(const char *queue)
 {
@@ -188,7 +210,8 @@ taskq_wake_queue(const char *queue)
 	{
 		TaskqWorkerSlot *slot = &shared->slots[i];
 
-		if (slot->in_use && slot->pid != 0 && strcmp(slot->queue, queue) == 0)
+		if (slot->in_use && slot->pid != 0 && !slot->is_probe &&
+			slot->dboid == MyDatabaseId && strcmp(slot->queue, queue) == 0)
 			SetLatch(&ProcGlobal->allProcs[slot->pgprocno].procLatch);
 	}
 	LWLockRelease(shared->lock);
@@ -282,41 +305,61 @@ taskq_signal_cancel(int64 task_id, int worker_pid)
 }
 
 /*
+ * The token bucket of the queue in this database, or a new one (holding one
+ * permit); NULL when every bucket is taken.  A bucket left idle long enough
+ * to be full again is as good as a new one, so it may be reused.  Called
+ * with rate_mutex held.
+ */
+static TaskqRateBucket *
+rate_bucket(const char *queue, double rate, TimestampTz now)
+{
+	TaskqRateBucket *spare = NULL;
+
+	for (int i = 0; i < TASKQ_RATE_BUCKETS; i++)
+	{
+		TaskqRateBucket *b = &shared->buckets[i];
+
+		if (b->queue[0] != '\0' && b->dboid == MyDatabaseId && strcmp(b->queue, queue) == 0)
+			return b;
+		if (spare == NULL &&
+			(b->queue[0] == '\0' ||
+			 b->tokens + b->rate * (double) (now - b->refilled_at) / 1000000.0 >= Max(b->rate / 10.0, 1.0)))
+			spare = b;
+	}
+	if (spare != NULL)
+	{
+		spare->dboid = MyDatabaseId;
+		strlcpy(spare->queue, queue, NAMEDATALEN);
+		spare->tokens = 1;
+		spare->refilled_at = now;
+	}
+	return spare;
+}
+
+/*
  * Take up to want start permits of a rate-limited queue (a token bucket
  * holding a tenth of a second's worth, refilled continuously), so that its
- * workers together start no more than rate tasks a second.  Returns how
- * many were granted; when none, *wait_ms says when one will be.
+ * workers in this database together start no more than rate tasks a
+ * second.  Returns how many were granted; when none, *wait_ms says when
+ * one will be.
  */
 int
 taskq_rate_take(const char *queue, double rate, int want, long *wait_ms)
 {
 	TimestampTz now = GetCurrentTimestamp();
-	TaskqRateBucket *b = NULL;
+	TaskqRateBucket *b;
 	int			granted;
 
 	SpinLockAcquire(&shared->rate_mutex);
-	for (int i = 0; i < TASKQ_MAX_QUEUES; i++)
-	{
-		if (shared->buckets[i].queue[0] == '\0')
-		{
-			/* a queue seen for the first time starts with one permit */
-			b = &shared->buckets[i];
-			strlcpy(b->queue, queue, NAMEDATALEN);
-			b->tokens = 1;
-			b->refilled_at = now;
-			break;
-		}
-		if (strcmp(shared->buckets[i].queue, queue) == 0)
-		{
-			b = &shared->buckets[i];
-			break;
-		}
-	}
+	b = rate_bucket(queue, rate, now);
 	if (b == NULL)
 	{
 		SpinLockRelease(&shared->rate_mutex);
-		return want;			/* no room to track it: not limited */
+		/* every bucket is busy (over 256 rate-limited queues): wait a little */
+		*wait_ms = (long) (1000.0 / rate) + 1;
+		return 0;
 	}
+	b->rate = rate;
 	/* at most a tenth of a second's worth: a burst stays within the rate */
 	b->tokens = Min(Max(rate / 10.0, 1.0), b->tokens + rate * (double) (now - b->refilled_at) / 1000000.0);
 	b->refilled_at = now;
@@ -334,13 +377,210 @@ taskq_rate_return(const char *queue, int unused)
 	if (unused <= 0)
 		return;
 	SpinLockAcquire(&shared->rate_mutex);
-	for (int i = 0; i < TASKQ_MAX_QUEUES; i++)
+	for (int i = 0; i < TASKQ_RATE_BUCKETS; i++)
 	{
-		if (strcmp(shared->buckets[i].queue, queue) == 0)
+		if (shared->buckets[i].dboid == MyDatabaseId &&
+			strcmp(shared->buckets[i].queue, queue) == 0)
 		{
 			shared->buckets[i].tokens += unused;
 			break;
 		}
 	}
 	SpinLockRelease(&shared->rate_mutex);
+}
+
+/* Is dboid paused?  Called with the lock held. */
+static bool
+paused_locked(Oid dboid)
+{
+	for (int i = 0; i < TASKQ_MAX_PAUSES; i++)
+	{
+		if (shared->pauses[i].dboid == dboid)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Pause a database until this backend's transaction ends (ddl_guard.c):
+ * the launcher starts no worker or probe there, and those running are told
+ * to leave (SIGTERM, as pg_terminate_backend).  Returns false when the table
+ * of pauses is full.
+ */
+bool
+taskq_pause_database(Oid dboid)
+{
+	bool		done = false;
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < TASKQ_MAX_PAUSES && !done; i++)
+	{
+		if (shared->pauses[i].dboid == InvalidOid)
+		{
+			shared->pauses[i].dboid = dboid;
+			shared->pauses[i].pid = MyProcPid;
+			done = true;
+		}
+	}
+	if (done)
+	{
+		for (int i = 0; i < shared->nslots; i++)
+		{
+			TaskqWorkerSlot *slot = &shared->slots[i];
+
+			if (slot->in_use && slot->dboid == dboid && slot->pid != 0 && slot->pid != MyProcPid)
+				kill(slot->pid, SIGTERM);
+		}
+	}
+	LWLockRelease(shared->lock);
+	return done;
+}
+
+/* End this backend's pauses; the launcher probes those databases again. */
+void
+taskq_unpause_mine(void)
+{
+	Oid			ended[TASKQ_MAX_PAUSES];
+	int			n = 0;
+
+	if (shared == NULL)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < TASKQ_MAX_PAUSES; i++)
+	{
+		if (shared->pauses[i].dboid != InvalidOid && shared->pauses[i].pid == MyProcPid)
+		{
+			ended[n++] = shared->pauses[i].dboid;
+			shared->pauses[i].dboid = InvalidOid;
+			shared->pauses[i].pid = 0;
+		}
+	}
+	LWLockRelease(shared->lock);
+	for (int i = 0; i < n; i++)
+		taskq_request_probe(ended[i]);
+}
+
+/*
+ * Is dboid paused?  For the launcher, which also forgets the pauses of
+ * backends that ended without ending them (they cannot, short of a crash
+ * that resets shared memory anyway: this is a safety net).
+ */
+bool
+taskq_database_paused(Oid dboid)
+{
+	bool		paused = false;
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < TASKQ_MAX_PAUSES; i++)
+	{
+		TaskqPause *p = &shared->pauses[i];
+
+		if (p->dboid != dboid)
+			continue;
+		if (kill(p->pid, 0) != 0 && errno == ESRCH)
+		{
+			p->dboid = InvalidOid;
+			p->pid = 0;
+			continue;
+		}
+		paused = true;
+	}
+	LWLockRelease(shared->lock);
+	return paused;
+}
+
+/* How many workers and probes (other than this backend) are in dboid. */
+int
+taskq_database_processes(Oid dboid)
+{
+	int			n = 0;
+
+	LWLockAcquire(shared->lock, LW_SHARED);
+	for (int i = 0; i < shared->nslots; i++)
+	{
+		TaskqWorkerSlot *slot = &shared->slots[i];
+
+		if (slot->in_use && slot->dboid == dboid && slot->pid != 0 && slot->pid != MyProcPid)
+			n++;
+	}
+	LWLockRelease(shared->lock);
+	return n;
+}
+
+/* Ask the launcher to probe dboid again (whether pg_taskq is there), now. */
+void
+taskq_request_probe(Oid dboid)
+{
+	bool		listed = false;
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < shared->nprobe_requests && !listed; i++)
+		listed = shared->probe_requests[i] == dboid;
+	if (!listed)
+	{
+		if (shared->nprobe_requests < TASKQ_MAX_PROBE_REQUESTS)
+			shared->probe_requests[shared->nprobe_requests++] = dboid;
+		else
+			shared->probe_all = true;
+	}
+	LWLockRelease(shared->lock);
+	taskq_wake_launcher();
+}
+
+/*
+ * The launcher takes the probe requests: up to max database OIDs, and
+ * *all when the list overflowed (then every database is probed again).
+ */
+int
+taskq_take_probe_requests(Oid *dboids, int max, bool *all)
+{
+	int			n;
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	n = Min(max, shared->nprobe_requests);
+	memcpy(dboids, shared->probe_requests, sizeof(Oid) * n);
+	*all = shared->probe_all || n < shared->nprobe_requests;
+	shared->nprobe_requests = 0;
+	shared->probe_all = false;
+	LWLockRelease(shared->lock);
+	return n;
+}
+
+static void
+release_slot(int code, Datum arg)
+{
+	TaskqWorkerSlot *slot = taskq_slot(DatumGetInt32(arg));
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	slot->pid = 0;
+	slot->token = 0;
+	LWLockRelease(shared->lock);
+}
+
+/*
+ * A worker or probe that the launcher started in slot slotno takes it,
+ * unless its database is paused: then it says so and returns false, and
+ * the process must leave before it connects to the database.  Checking the
+ * pause and publishing the pid under one lock means a pausing backend
+ * either sees this process (and signals it) or this process sees the pause.
+ */
+bool
+taskq_claim_slot_or_leave(int slotno)
+{
+	TaskqWorkerSlot *slot = taskq_slot(slotno);
+	bool		paused;
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	paused = paused_locked(slot->dboid);
+	if (paused)
+		slot->report = TASKQ_REPORT_LEFT;
+	else
+	{
+		slot->pgprocno = MyProc->pgprocno;
+		slot->pid = MyProcPid;
+	}
+	LWLockRelease(shared->lock);
+	if (!paused)
+		before_shmem_exit(release_slot, Int32GetDatum(slotno));
+	return !paused;
 }

@@ -22,7 +22,6 @@
 #define TASKQ_MAX_CONCURRENCY	1000
 
 /* GUCs (pg_taskq.c) */
-extern char *taskq_database;
 extern char *taskq_queues_string;
 extern int	taskq_batch_size;
 extern int	taskq_batch_time_ms;
@@ -69,10 +68,22 @@ extern int	taskq_queue_workers(const char *queue);
 extern int	taskq_worker_share(const char *queue, int index);
 extern double taskq_queue_rate(const char *queue);
 
+/* what a probe or a worker found out about its database, as it exits */
+typedef enum TaskqReport
+{
+	TASKQ_REPORT_NONE = 0,		/* nothing: it died, or it is still there */
+	TASKQ_REPORT_PRESENT,		/* the extension is installed */
+	TASKQ_REPORT_ABSENT,		/* it is not */
+	TASKQ_REPORT_LEFT			/* left on purpose: database paused, slot unwanted */
+} TaskqReport;
+
 /* shmem.c: worker slots, waiters and wake-ups */
 typedef struct TaskqWorkerSlot
 {
 	bool		in_use;			/* owned by the launcher */
+	Oid			dboid;			/* the database it serves */
+	bool		is_probe;		/* a probe (databases.c), not a worker */
+	TaskqReport report;			/* written by the process before it exits */
 	char		queue[NAMEDATALEN];
 	int			index;			/* 0 .. concurrency-1 within the queue */
 	pid_t		pid;			/* set by the worker while it lives */
@@ -98,10 +109,43 @@ extern void taskq_wake_waiters(const int64 *ids, int n);
 extern void taskq_signal_cancel(int64 task_id, int worker_pid);
 extern int	taskq_rate_take(const char *queue, double rate, int want, long *wait_ms);
 extern void taskq_rate_return(const char *queue, int unused);
+extern bool taskq_pause_database(Oid dboid);
+extern void taskq_unpause_mine(void);
+extern bool taskq_database_paused(Oid dboid);
+extern int	taskq_database_processes(Oid dboid);
+extern void taskq_request_probe(Oid dboid);
+extern int	taskq_take_probe_requests(Oid *dboids, int max, bool *all);
+extern bool taskq_claim_slot_or_leave(int slotno);
 
-/* launcher.c and worker.c: background worker entry points */
+/* launcher.c, worker.c and databases.c: background worker entry points */
 extern PGDLLEXPORT void taskq_launcher_main(Datum arg);
 extern PGDLLEXPORT void taskq_worker_main(Datum arg);
+extern PGDLLEXPORT void taskq_probe_main(Datum arg);
+
+/* databases.c: the launcher's list of databases and their states */
+typedef enum TaskqDatabaseState
+{
+	TASKQ_DB_UNKNOWN,			/* to be probed */
+	TASKQ_DB_PROBING,			/* a probe is under way */
+	TASKQ_DB_PRESENT,			/* pg_taskq is installed: workers wanted */
+	TASKQ_DB_ABSENT				/* it is not */
+} TaskqDatabaseState;
+
+typedef struct TaskqDatabase
+{
+	Oid			dboid;
+	TaskqDatabaseState state;
+	TimestampTz probe_not_before;	/* a failed probe is retried after a while */
+} TaskqDatabase;
+
+extern void taskq_refresh_databases(void);
+extern int	taskq_ndatabases(void);
+extern TaskqDatabase *taskq_database_at(int i);
+extern TaskqDatabase *taskq_find_database(Oid dboid);
+extern void taskq_database_reported(Oid dboid, bool probe, TaskqReport report);
+
+/* ddl_guard.c: keeps workers out of the way of DDL on their database */
+extern void taskq_ddl_guard_init(void);
 
 /* claim.c: the SQL the workers run against taskq.tasks */
 typedef struct TaskqClaimed

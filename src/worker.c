@@ -14,6 +14,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
+#include "commands/dbcommands.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -45,15 +46,14 @@ static MemoryContext batch_context = NULL;
 /* moving average of how long this worker's tasks take, or -1 before any */
 static double task_us_estimate = -1;
 
+/* Leave, telling the launcher why (a report it reads when it reaps the slot). */
 static void
-worker_exit(int code, Datum arg)
+leave(TaskqReport report)
 {
-	TaskqWorkerSlot *slot = taskq_slot(my_slot);
-
 	taskq_slots_lock(true);
-	slot->pid = 0;
-	slot->token = 0;
+	taskq_slot(my_slot)->report = report;
 	taskq_slots_unlock();
+	proc_exit(0);
 }
 
 /* Is this worker still wanted by taskq.queues after a reload? */
@@ -67,13 +67,15 @@ still_wanted(void)
  * Is the extension installed, at the version this library was built for?
  * After new binaries are installed the tables may still be those of an
  * older version, until ALTER EXTENSION pg_taskq UPDATE; workers wait for it
- * rather than fail on missing columns.
+ * rather than fail on missing columns.  A worker that finds no extension
+ * at all (it was dropped) leaves and tells the launcher.
  */
 static bool
 extension_ready(void)
 {
 	static bool warned = false;
 	char	   *version = NULL;
+	char	   *dbname = NULL;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -85,26 +87,29 @@ extension_ready(void)
 		char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 
 		version = MemoryContextStrdup(TopMemoryContext, v);
+		dbname = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
 	}
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 
 	if (version == NULL)
-		return false;
+		leave(TASKQ_REPORT_ABSENT);
 	if (strcmp(version, TASKQ_VERSION) != 0)
 	{
 		if (!warned)
 			ereport(WARNING,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("pg_taskq %s is installed in database \"%s\", but the library is version %s",
-							version, taskq_database, TASKQ_VERSION),
+							version, dbname, TASKQ_VERSION),
 					 errdetail("Workers run no tasks until the versions match."),
-					 errhint("Run ALTER EXTENSION pg_taskq UPDATE in database \"%s\".", taskq_database)));
+					 errhint("Run ALTER EXTENSION pg_taskq UPDATE in database \"%s\".", dbname)));
 		warned = true;
 		pfree(version);
+		pfree(dbname);
 		return false;
 	}
+	pfree(dbname);
 	pfree(version);
 	return true;
 }
@@ -541,7 +546,7 @@ run_batch(bool claim_next)
 
 /*
  * The worker that prunes finished tasks (retention.c): the first worker of
- * the first configured queue; one per database.
+ * the first configured queue of each database.
  */
 static bool
 is_janitor(void)
@@ -598,7 +603,7 @@ process_reload(void)
 		ereport(LOG,
 				(errmsg("taskq worker %s/%d exiting: taskq.queues no longer asks for it",
 						my_queue, my_index)));
-		proc_exit(0);
+		leave(TASKQ_REPORT_LEFT);
 	}
 }
 
@@ -617,17 +622,17 @@ taskq_worker_main(Datum arg)
 	HOLD_CANCEL_INTERRUPTS();
 
 	slot = taskq_slot(my_slot);
+	/* DDL on the database may have paused it since the launcher started us */
+	if (!taskq_claim_slot_or_leave(my_slot))
+		proc_exit(0);
 	my_token = taskq_next_token();
 	taskq_slots_lock(true);
 	strlcpy(my_queue, slot->queue, NAMEDATALEN);
 	my_index = slot->index;
-	slot->pgprocno = MyProc->pgprocno;
 	slot->token = my_token;
-	slot->pid = MyProcPid;
 	taskq_slots_unlock();
-	before_shmem_exit(worker_exit, 0);
 
-	BackgroundWorkerInitializeConnection(taskq_database, NULL, 0);
+	BackgroundWorkerInitializeConnectionByOid(slot->dboid, InvalidOid, 0);
 	snprintf(appname, sizeof(appname), "taskq worker %s/%d", my_queue, my_index);
 	pgstat_report_appname(appname);
 
@@ -637,7 +642,7 @@ taskq_worker_main(Datum arg)
 											  ALLOCSET_DEFAULT_SIZES);
 	batch_context = claim_contexts[0];
 
-	/* wait for CREATE EXTENSION; enqueues wake us, and so does the poll */
+	/* wait for ALTER EXTENSION pg_taskq UPDATE if the versions differ */
 	while (!extension_ready())
 	{
 		wait_for_wakeup(Min(taskq_poll_interval_ms, 5000));

@@ -136,7 +136,6 @@ my @WORKLOADS = (
 # The server configuration of SPEC 8's run.  Everything else is default.
 my @SERVER_CONF = (
 	"shared_preload_libraries = 'pg_taskq'",
-	"taskq.database = 'postgres'",
 	"max_worker_processes = 16",
 	"taskq.queues = 'bench:2, latency:1, api:100'",
 	# HTTP tasks: queue api has 100 requests in flight in 2 processes

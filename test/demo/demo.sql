@@ -2,7 +2,6 @@
 -- in a throwaway cluster whose postgresql.conf has
 --
 --   shared_preload_libraries = 'pg_taskq'
---   taskq.database = 'postgres'
 --   taskq.queues = 'default:4, serial_queue:1, high_priority:2'
 --
 -- Read it top to bottom: it is also documentation.  It can be run again in

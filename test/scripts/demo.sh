@@ -16,7 +16,6 @@ bindir=$("$PG_CONFIG" --bindir)
 
 start_cluster "$dir" "$port" \
 	"shared_preload_libraries = 'pg_taskq'" \
-	"taskq.database = 'postgres'" \
 	"taskq.queues = 'default:4, serial_queue:1, high_priority:2, api:100'" \
 	"taskq.max_workers_per_queue = 2" \
 	"max_worker_processes = 16"

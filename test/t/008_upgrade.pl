@@ -15,7 +15,6 @@ my $node = PostgreSQL::Test::Cluster->new('upgrade');
 $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'pg_taskq'
-taskq.database = 'upgraded'
 taskq.queues = 'default:1'
 });
 $node->start;

@@ -48,7 +48,6 @@ sub taskq_node
 	$node->append_conf(
 		'postgresql.conf', qq{
 shared_preload_libraries = 'pg_taskq'
-taskq.database = 'postgres'
 taskq.queues = '$queues'
 max_worker_processes = 32
 restart_after_crash = on
