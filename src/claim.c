@@ -148,13 +148,20 @@ static const char *recover_sql =
 " RETURNING t.queue, t.id, t.state IN ('failed', 'cancelled'), t.has_dependents,"
 "   t.state OPERATOR(pg_catalog.=) 'cancelled'";
 
+/*
+ * Two parts, one per claim index: tasks without a lock key, and keyed tasks
+ * not yet due (a due one waiting for its key is woken when the key is
+ * freed).  One WHERE clause with an OR could use neither index.
+ */
 static const char *next_due_sql =
-"SELECT (pg_catalog.date_part('epoch', pg_catalog.min(run_at) OPERATOR(pg_catalog.-)"
-"        pg_catalog.clock_timestamp()) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8"
-" FROM taskq.tasks"
-" WHERE queue OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'queued'"
-/* a due task waiting for its lock key is woken when the key is freed */
-"   AND (lock_key IS NULL OR run_at OPERATOR(pg_catalog.>) pg_catalog.now())";
+"SELECT (pg_catalog.date_part('epoch', LEAST("
+"   (SELECT pg_catalog.min(run_at) FROM taskq.tasks"
+"     WHERE queue OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'queued'"
+"       AND lock_key IS NULL),"
+"   (SELECT pg_catalog.min(run_at) FROM taskq.tasks"
+"     WHERE queue OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'queued'"
+"       AND lock_key IS NOT NULL AND run_at OPERATOR(pg_catalog.>) pg_catalog.now()))"
+"   OPERATOR(pg_catalog.-) pg_catalog.clock_timestamp()) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8";
 
 static SPIPlanPtr claim_alone_plan = NULL;
 static SPIPlanPtr lock_keys_plan = NULL;
@@ -165,9 +172,13 @@ static SPIPlanPtr complete_plan = NULL;
 static SPIPlanPtr recover_plan = NULL;
 static SPIPlanPtr next_due_plan = NULL;
 
+/*
+ * Run one of the claim statements and fill out[0..] with the claimed tasks,
+ * their arguments copied into cxt (SPI's memory goes at SPI_finish).
+ */
 static int
 claim_with(SPIPlanPtr plan, const char *queue, int max, int64 token, TaskqClaimed *out,
-		   const char *lock_key)
+		   const char *lock_key, MemoryContext cxt)
 {
 	Datum		values[5];
 	int			ret;
@@ -184,8 +195,7 @@ claim_with(SPIPlanPtr plan, const char *queue, int max, int64 token, TaskqClaime
 		elog(ERROR, "pg_taskq: claim failed: %s", SPI_result_code_string(ret));
 
 	n = SPI_processed;
-	/* SPI's memory goes at SPI_finish: copy the arguments where out lives */
-	oldcontext = MemoryContextSwitchTo(GetMemoryChunkContext(out));
+	oldcontext = MemoryContextSwitchTo(cxt);
 	for (uint64 i = 0; i < n; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -234,9 +244,10 @@ claimed_cmp(const void *a, const void *b)
 /*
  * Claim up to max due tasks of the queue for the worker with this token.
  * The caller commits; the claimed tasks are then running, attempt counted.
+ * Their arguments are allocated in cxt.
  */
 int
-taskq_claim(const char *queue, int max, int64 token, TaskqClaimed *out)
+taskq_claim(const char *queue, int max, int64 token, TaskqClaimed *out, MemoryContext cxt)
 {
 	Oid			argtypes[5] = {TEXTOID, INT4OID, INT4OID, INT8OID, TEXTOID};
 	int			n;
@@ -244,10 +255,9 @@ taskq_claim(const char *queue, int max, int64 token, TaskqClaimed *out)
 	taskq_saved_plan(&claim_alone_plan, claim_alone_sql, 5, argtypes);
 	taskq_saved_plan(&claim_batch_plan, claim_batch_sql, 5, argtypes);
 
-	/* the arguments must outlive SPI: copy them where out lives */
-	n = claim_with(claim_alone_plan, queue, 1, token, out, NULL);
+	n = claim_with(claim_alone_plan, queue, 1, token, out, NULL, cxt);
 	if (n == 0)
-		n = claim_with(claim_batch_plan, queue, max, token, out, NULL);
+		n = claim_with(claim_batch_plan, queue, max, token, out, NULL, cxt);
 	qsort(out, n, sizeof(TaskqClaimed), claimed_cmp);
 	return n;
 }
@@ -256,10 +266,11 @@ taskq_claim(const char *queue, int max, int64 token, TaskqClaimed *out)
  * Claim up to max due tasks of the queue that have a lock key, as far as
  * their keys allow.  Each key's claim holds an advisory lock on the key
  * until the caller's transaction ends, so that two workers never both see
- * a key free.
+ * a key free.  Their arguments are allocated in cxt.
  */
 int
-taskq_claim_locked(const char *queue, int max, int64 token, TaskqClaimed *out)
+taskq_claim_locked(const char *queue, int max, int64 token, TaskqClaimed *out,
+				   MemoryContext cxt)
 {
 	Oid			keytypes[1] = {TEXTOID};
 	Oid			argtypes[5] = {TEXTOID, INT4OID, INT4OID, INT8OID, TEXTOID};
@@ -283,7 +294,7 @@ taskq_claim_locked(const char *queue, int max, int64 token, TaskqClaimed *out)
 		if (taskq_execute_plan(lock_key_lock_plan, keyval, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "pg_taskq: locking key \"%s\" failed", key);
 		taskq_saved_plan(&claim_locked_plan, claim_locked_sql, 5, argtypes);
-		n += claim_with(claim_locked_plan, queue, max - n, token, out + n, key);
+		n += claim_with(claim_locked_plan, queue, max - n, token, out + n, key, cxt);
 	}
 	return n;
 }

@@ -50,8 +50,10 @@ taskq_saved_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
  * on an empty table) would keep a sequential scan or a hash join for ever.
  * Every statement of ours reaches rows by an index, so planning (which
  * happens inside the first execution, or after an invalidation) is done
- * with sequential scans and hash/merge joins disabled.  The settings are
- * undone at once; a task's own queries never see them.
+ * with sequential scans and hash/merge joins disabled.  JIT is off too: it
+ * would compile statements that take a fraction of a millisecond (and any
+ * plan left with a disabled node's huge cost), at some 100 ms each.  The
+ * settings are undone at once; a task's own queries never see them.
  */
 int
 taskq_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only, long count)
@@ -64,6 +66,8 @@ taskq_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_
 	(void) set_config_option("enable_hashjoin", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	(void) set_config_option("enable_mergejoin", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	ret = SPI_execute_plan(plan, values, nulls, read_only, count);
 	AtEOXact_GUC(true, nest);

@@ -185,8 +185,10 @@ typedef struct TaskqOutcome
 	double		backoff_s;		/* TASKQ_RETRY */
 } TaskqOutcome;
 
-extern int	taskq_claim(const char *queue, int max, int64 token, TaskqClaimed *out);
-extern int	taskq_claim_locked(const char *queue, int max, int64 token, TaskqClaimed *out);
+extern int	taskq_claim(const char *queue, int max, int64 token, TaskqClaimed *out,
+						MemoryContext cxt);
+extern int	taskq_claim_locked(const char *queue, int max, int64 token, TaskqClaimed *out,
+							   MemoryContext cxt);
 extern void taskq_complete(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n);
 extern int	taskq_recover_orphans(void);
 extern long taskq_ms_until_next_due(const char *queue);

@@ -320,14 +320,16 @@ claim_into(int which, bool in_batch)
 		{
 			pgstat_report_activity(STATE_RUNNING, "claiming tasks");
 			PushActiveSnapshot(GetTransactionSnapshot());
-			nclaimed = taskq_claim(my_queue, permitted, my_token, claimed);
+			nclaimed = taskq_claim(my_queue, permitted, my_token, claimed,
+								   claim_contexts[which]);
 			/*
 			 * One task with a lock key per batch: tasks sharing a key are
 			 * meant to run side by side, in several workers, not one after
 			 * the other in one worker's batch.
 			 */
 			if (nclaimed < permitted)
-				nclaimed += taskq_claim_locked(my_queue, 1, my_token, claimed + nclaimed);
+				nclaimed += taskq_claim_locked(my_queue, 1, my_token, claimed + nclaimed,
+												claim_contexts[which]);
 			PopActiveSnapshot();
 			queue_drained = nclaimed < permitted;
 			if (rate > 0)

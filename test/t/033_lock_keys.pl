@@ -84,6 +84,20 @@ is($node->safe_psql('postgres',
 		"SELECT string_agg(lock_key || ':' || lock_mode::text, ',' ORDER BY id) FROM taskq.tasks WHERE workflow_id = $wf"),
 	'counter:s,counter:x', 'its steps hold the keys they were given');
 
+# keyed and plain tasks claimed in one batch: the keyed one's arguments are
+# copied after the plain ones' (this crashed the worker, and with it the
+# server, when the copy looked for its memory context in the middle of the
+# array of claimed tasks)
+my $offset = -s $node->logfile;
+my $mixed = $node->safe_psql('postgres', q{
+	SELECT max(id) FROM (
+		SELECT taskq.enqueue('read_counter', lock => CASE WHEN i % 10 = 0 THEN 'shared:counter' END) AS id
+		FROM generate_series(1, 300) i) e});
+ok(wait_all_finished($node, "id > $mixed - 300"), '300 plain and keyed tasks mixed on one queue finished');
+is($node->safe_psql('postgres', "SELECT count(*) FROM taskq.tasks WHERE id > $mixed - 300 AND state = 'succeeded' AND attempt = 1"),
+	'300', 'all succeeded at the first attempt');
+ok(!$node->log_contains(qr/terminated by signal/, $offset), 'no worker died');
+
 my ($ret, $out, $err) = $node->psql('postgres', "SELECT taskq.enqueue('read_counter', lock => 'counter')");
 like($err, qr/invalid lock "counter"/, 'a malformed lock is refused');
 
