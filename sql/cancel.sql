@@ -20,6 +20,8 @@ SELECT taskq.enqueue(taskq.chain(taskq.task('noop', delay => '1 hour'), taskq.ta
 SELECT taskq.cancel(:wf - 2) AS cancelled_first_step;
 SELECT task_id - :wf AS rel, state, regexp_replace(error, '[0-9]+', 'N') AS error
 FROM taskq.workflow(:wf) ORDER BY task_id;
+-- a task enqueued in the same statement can be cancelled
+SELECT taskq.cancel(taskq.enqueue('update_metrics', '[901]', delay => '1 hour')) AS cancelled_same_statement;
 -- errors: unknown task, and another role's task
 SELECT expect_error('SELECT taskq.cancel(-1)');
 SELECT expect_error('SELECT taskq.retry(-1)');

@@ -47,7 +47,11 @@ static const char *retry_sql =
 " WHERE t.id OPERATOR(pg_catalog.=) $1 AND t.state IN ('failed', 'cancelled')"
 " RETURNING t.queue";
 
-/* The task must exist and be visible to the caller; returns its state. */
+/*
+ * The task must exist and be visible to the caller; returns its state.  Read
+ * with a fresh snapshot (not read-only), so that a task enqueued earlier in
+ * the same statement, as in cancel(enqueue(...)), is seen.
+ */
 static char *
 visible_state(int64 id)
 {
@@ -56,7 +60,7 @@ visible_state(int64 id)
 
 	taskq_saved_plan(&visible_plan,
 					 "SELECT state FROM taskq.tasks WHERE id OPERATOR(pg_catalog.=) $1", 1, argtypes);
-	if (taskq_execute_plan(visible_plan, values, NULL, true, 1) != SPI_OK_SELECT)
+	if (taskq_execute_plan(visible_plan, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "pg_taskq: reading the task failed");
 	if (SPI_processed == 0)
 		ereport(ERROR,
