@@ -250,7 +250,11 @@ guard(Node *parsetree, bool is_top_level)
 				template = get_database_oid(template_of((CreatedbStmt *) parsetree), true);
 				if (OidIsValid(template) && may_copy_database(template))
 					pause_database(template);
-				/* the new database may have pg_taskq, from its template */
+				/*
+				 * Wake the launcher at commit: it finds the new database in
+				 * pg_database and probes it (it has pg_taskq if the template
+				 * had it).
+				 */
 				probe_at_end(template);
 			}
 			break;
