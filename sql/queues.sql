@@ -32,3 +32,10 @@ SELECT bool_and((taskq.wait(id, '30 s')).state = 'succeeded') AS all_succeeded
 FROM taskq.tasks WHERE unique_key LIKE 'batch %';
 -- (a statement of its own: the one above reads the rows as they were before)
 SELECT bool_or(batched) AS claimed_in_batches FROM taskq.tasks WHERE unique_key LIKE 'batch %';
+-- the queued tasks of a queue, with or without a lock key, are found by
+-- index, not by reading every finished task (0.4.0 had no such index)
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM taskq.tasks WHERE queue = 'default' AND state = 'queued';
+EXPLAIN (COSTS OFF) SELECT id FROM taskq.tasks WHERE queue = 'default' AND state = 'queued'
+	AND lock_key IS NULL ORDER BY priority DESC, run_at, id LIMIT 10;
+RESET enable_seqscan;
