@@ -37,9 +37,6 @@ static TaskqDatabase *databases = NULL;
 static int	ndatabases = 0;
 static int	max_databases = 0;
 
-/* probe again when the probe under way ends: its answer may be stale */
-static bool *probe_again = NULL;
-
 int
 taskq_ndatabases(void)
 {
@@ -118,12 +115,15 @@ list_databases(int *n)
 	return oids;
 }
 
-/* Probe dboid again: at once, or when the probe under way ends. */
+/*
+ * Probe dboid again: at once, or when the probe under way ends (its answer
+ * may be stale).
+ */
 static void
 mark_for_probe(TaskqDatabase *db)
 {
 	if (db->state == TASKQ_DB_PROBING)
-		probe_again[db - databases] = true;
+		db->probe_again = true;
 	else
 		db->state = TASKQ_DB_UNKNOWN;
 	db->probe_not_before = 0;
@@ -148,7 +148,6 @@ taskq_refresh_databases(void)
 	{
 		max_databases = 16;
 		databases = palloc0(sizeof(TaskqDatabase) * max_databases);
-		probe_again = palloc0(sizeof(bool) * max_databases);
 	}
 
 	/* forget the databases that are gone (their workers were paused away) */
@@ -159,11 +158,7 @@ taskq_refresh_databases(void)
 		for (int j = 0; j < nfound && !exists; j++)
 			exists = found[j] == databases[i].dboid;
 		if (exists)
-		{
-			databases[kept] = databases[i];
-			probe_again[kept] = probe_again[i];
-			kept++;
-		}
+			databases[kept++] = databases[i];
 	}
 	ndatabases = kept;
 
@@ -175,12 +170,11 @@ taskq_refresh_databases(void)
 		{
 			max_databases *= 2;
 			databases = repalloc(databases, sizeof(TaskqDatabase) * max_databases);
-			probe_again = repalloc(probe_again, sizeof(bool) * max_databases);
 		}
 		databases[ndatabases].dboid = found[j];
 		databases[ndatabases].state = TASKQ_DB_UNKNOWN;
 		databases[ndatabases].probe_not_before = 0;
-		probe_again[ndatabases] = false;
+		databases[ndatabases].probe_again = false;
 		ndatabases++;
 	}
 
@@ -206,11 +200,9 @@ void
 taskq_database_reported(Oid dboid, bool probe, TaskqReport report)
 {
 	TaskqDatabase *db = taskq_find_database(dboid);
-	int			i;
 
 	if (db == NULL)
 		return;
-	i = db - databases;
 	if (!probe)
 	{
 		if (report == TASKQ_REPORT_ABSENT && db->state == TASKQ_DB_PRESENT)
@@ -219,9 +211,9 @@ taskq_database_reported(Oid dboid, bool probe, TaskqReport report)
 	}
 	if (db->state != TASKQ_DB_PROBING)
 		return;
-	if (probe_again[i])
+	if (db->probe_again)
 	{
-		probe_again[i] = false;
+		db->probe_again = false;
 		db->state = TASKQ_DB_UNKNOWN;
 		return;
 	}

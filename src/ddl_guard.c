@@ -125,13 +125,16 @@ pause_database(Oid dboid)
 	}
 }
 
+/* Does the current role own the database or extension objid of classid? */
 static bool
-owns_database(Oid dboid)
+owns(Oid classid, Oid objid)
 {
 #if PG_VERSION_NUM >= 160000
-	return object_ownercheck(DatabaseRelationId, dboid, GetUserId());
+	return object_ownercheck(classid, objid, GetUserId());
 #else
-	return pg_database_ownercheck(dboid, GetUserId());
+	if (classid == DatabaseRelationId)
+		return pg_database_ownercheck(objid, GetUserId());
+	return pg_extension_ownercheck(objid, GetUserId());
 #endif
 }
 
@@ -141,13 +144,7 @@ owns_taskq_extension(void)
 {
 	Oid			ext = get_extension_oid("pg_taskq", true);
 
-	if (!OidIsValid(ext))
-		return false;
-#if PG_VERSION_NUM >= 160000
-	return object_ownercheck(ExtensionRelationId, ext, GetUserId());
-#else
-	return pg_extension_ownercheck(ext, GetUserId());
-#endif
+	return OidIsValid(ext) && owns(ExtensionRelationId, ext);
 }
 
 /* May the current role use dboid as the template of CREATE DATABASE? */
@@ -172,7 +169,7 @@ may_copy_database(Oid dboid)
 		istemplate = ((Form_pg_database) GETSTRUCT(tup))->datistemplate;
 		ReleaseSysCache(tup);
 	}
-	return createdb && (istemplate || owns_database(dboid));
+	return createdb && (istemplate || owns(DatabaseRelationId, dboid));
 }
 
 /* A database named by a DDL statement, if it exists and the role owns it. */
@@ -181,7 +178,7 @@ owned_database(const char *name)
 {
 	Oid			dboid = get_database_oid(name, true);
 
-	return OidIsValid(dboid) && owns_database(dboid) ? dboid : InvalidOid;
+	return OidIsValid(dboid) && owns(DatabaseRelationId, dboid) ? dboid : InvalidOid;
 }
 
 static bool

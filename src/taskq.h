@@ -81,6 +81,7 @@ typedef enum TaskqReport
 typedef struct TaskqWorkerSlot
 {
 	bool		in_use;			/* owned by the launcher */
+	uint32		generation;		/* bumped at each start; the process checks it */
 	Oid			dboid;			/* the database it serves */
 	bool		is_probe;		/* a probe (databases.c), not a worker */
 	TaskqReport report;			/* written by the process before it exits */
@@ -116,6 +117,7 @@ extern int	taskq_database_processes(Oid dboid);
 extern void taskq_request_probe(Oid dboid);
 extern int	taskq_take_probe_requests(Oid *dboids, int max, bool *all);
 extern bool taskq_claim_slot_or_leave(int slotno);
+extern void taskq_reset_slots(void);
 
 /* launcher.c, worker.c and databases.c: background worker entry points */
 extern PGDLLEXPORT void taskq_launcher_main(Datum arg);
@@ -136,6 +138,7 @@ typedef struct TaskqDatabase
 	Oid			dboid;
 	TaskqDatabaseState state;
 	TimestampTz probe_not_before;	/* a failed probe is retried after a while */
+	bool		probe_again;	/* asked for while a probe was under way */
 } TaskqDatabase;
 
 extern void taskq_refresh_databases(void);
