@@ -116,6 +116,7 @@ start_process(Oid dboid, const char *queue, int index)
 	BackgroundWorker worker;
 	int			free_slot = -1;
 	TaskqWorkerSlot *slot;
+	uint32		generation;
 
 	taskq_slots_lock(true);
 	for (int i = 0; i < taskq_max_slots(); i++)
@@ -133,6 +134,7 @@ start_process(Oid dboid, const char *queue, int index)
 	}
 	slot = taskq_slot(free_slot);
 	slot->in_use = true;
+	generation = ++slot->generation;
 	slot->dboid = dboid;
 	slot->is_probe = (queue == NULL);
 	slot->report = TASKQ_REPORT_NONE;
@@ -160,6 +162,7 @@ start_process(Oid dboid, const char *queue, int index)
 		snprintf(worker.bgw_type, BGW_MAXLEN, "taskq worker");
 	}
 	worker.bgw_main_arg = Int32GetDatum(free_slot);
+	memcpy(worker.bgw_extra, &generation, sizeof(generation));
 	worker.bgw_notify_pid = MyProcPid;
 
 	if (!RegisterDynamicBackgroundWorker(&worker, &local_slots[free_slot].handle))
@@ -259,6 +262,7 @@ taskq_launcher_main(Datum arg)
 										 sizeof(LauncherSlot) * taskq_max_slots());
 	taskq_set_launcher_pid(MyProcPid);
 	before_shmem_exit(launcher_exit, 0);
+	taskq_reset_slots();
 
 	ereport(LOG, (errmsg("taskq launcher started")));
 

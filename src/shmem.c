@@ -14,7 +14,10 @@
 
 #include "miscadmin.h"
 #include "access/twophase.h"
+#include "postmaster/bgworker.h"
 #include "postmaster/bgworker_internals.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "storage/ipc.h"
 #include <errno.h>
 #include <signal.h>
@@ -568,19 +571,78 @@ bool
 taskq_claim_slot_or_leave(int slotno)
 {
 	TaskqWorkerSlot *slot = taskq_slot(slotno);
-	bool		paused;
+	uint32		generation;
+	bool		ok;
 
+	memcpy(&generation, MyBgworkerEntry->bgw_extra, sizeof(generation));
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	paused = paused_locked(slot->dboid);
-	if (paused)
+	if (slot->generation != generation)
+		ok = false;				/* started by a launcher gone since: not ours */
+	else if (paused_locked(slot->dboid))
+	{
 		slot->report = TASKQ_REPORT_LEFT;
+		ok = false;
+	}
 	else
 	{
 		slot->pgprocno = MyProc->pgprocno;
 		slot->pid = MyProcPid;
+		ok = true;
 	}
 	LWLockRelease(shared->lock);
-	if (!paused)
+	if (ok)
 		before_shmem_exit(release_slot, Int32GetDatum(slotno));
-	return !paused;
+	return ok;
+}
+
+/*
+ * A launcher starting up (the server's, or one restarted after it was
+ * terminated) takes over the slots: the processes an earlier launcher
+ * started are told to leave (SIGTERM; a running task is requeued by orphan
+ * recovery), those it registered that have not started yet will find the
+ * slot's generation changed and leave at once, and every slot is free
+ * again.  Without this, slots of processes the new launcher has no handle
+ * on would stay taken for ever, and their workers never be restarted.
+ */
+void
+taskq_reset_slots(void)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 30000);
+	int			alive;
+
+	do
+	{
+		alive = 0;
+		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+		for (int i = 0; i < shared->nslots; i++)
+		{
+			TaskqWorkerSlot *slot = &shared->slots[i];
+
+			if (!slot->in_use)
+				continue;
+			slot->generation++;
+			if (slot->pid != 0)
+			{
+				kill(slot->pid, SIGTERM);
+				alive++;
+			}
+		}
+		LWLockRelease(shared->lock);
+		if (alive > 0)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 10, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+	} while (alive > 0 && GetCurrentTimestamp() < deadline);
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < shared->nslots; i++)
+	{
+		shared->slots[i].in_use = false;
+		shared->slots[i].pid = 0;
+		shared->slots[i].token = 0;
+	}
+	LWLockRelease(shared->lock);
 }
