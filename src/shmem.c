@@ -392,6 +392,16 @@ taskq_rate_return(const char *queue, int unused)
 	SpinLockRelease(&shared->rate_mutex);
 }
 
+/*
+ * Is the slot's process (a worker or probe other than this backend) alive
+ * in dboid?  The pause signals exactly these, and waits until none is left.
+ */
+static inline bool
+in_database(const TaskqWorkerSlot *slot, Oid dboid)
+{
+	return slot->in_use && slot->dboid == dboid && slot->pid != 0 && slot->pid != MyProcPid;
+}
+
 /* Is dboid paused?  Called with the lock held. */
 static bool
 paused_locked(Oid dboid)
@@ -431,7 +441,7 @@ taskq_pause_database(Oid dboid)
 		{
 			TaskqWorkerSlot *slot = &shared->slots[i];
 
-			if (slot->in_use && slot->dboid == dboid && slot->pid != 0 && slot->pid != MyProcPid)
+			if (in_database(slot, dboid))
 				kill(slot->pid, SIGTERM);
 		}
 	}
@@ -503,7 +513,7 @@ taskq_database_processes(Oid dboid)
 	{
 		TaskqWorkerSlot *slot = &shared->slots[i];
 
-		if (slot->in_use && slot->dboid == dboid && slot->pid != 0 && slot->pid != MyProcPid)
+		if (in_database(slot, dboid))
 			n++;
 	}
 	LWLockRelease(shared->lock);
