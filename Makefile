@@ -18,6 +18,7 @@ OBJS = \
 	src/worker.o \
 	src/claim.o \
 	src/sql_task.o \
+	src/task_isolation.o \
 	src/enqueue.o \
 	src/wait.o \
 	src/plans.o \

@@ -79,18 +79,16 @@ taskq_cancel(PG_FUNCTION_ARGS)
 	int64		id = PG_GETARG_INT64(0);
 	Oid			argtypes[2] = {INT8OID, OIDOID};
 	Datum		values[2];
-	Oid			save_userid;
-	int			save_sec_context;
+	TaskqRights rights;
 	bool		found = false;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pg_taskq: SPI_connect failed");
 	(void) visible_state(id);
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(taskq_tasks_owner(), save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	taskq_become_tables_owner(&rights);
 	values[0] = Int64GetDatum(id);
-	values[1] = ObjectIdGetDatum(save_userid);
+	values[1] = ObjectIdGetDatum(rights.userid);
 	taskq_saved_plan(&cancel_plan, cancel_sql, 2, argtypes);
 	if (taskq_execute_plan(cancel_plan, values, NULL, false, 1) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "pg_taskq: cancelling the task failed");
@@ -114,7 +112,7 @@ taskq_cancel(PG_FUNCTION_ARGS)
 		else if (!pid_null)
 			taskq_signal_cancel_at_commit(id, DatumGetInt32(pid));
 	}
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	taskq_restore_rights(&rights);
 	SPI_finish();
 	PG_RETURN_BOOL(found);
 }
@@ -130,23 +128,21 @@ taskq_retry(PG_FUNCTION_ARGS)
 	int64		id = PG_GETARG_INT64(0);
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(id)};
-	Oid			save_userid;
-	int			save_sec_context;
+	TaskqRights rights;
 	bool		found;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pg_taskq: SPI_connect failed");
 	(void) visible_state(id);
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(taskq_tasks_owner(), save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	taskq_become_tables_owner(&rights);
 	taskq_saved_plan(&retry_plan, retry_sql, 1, argtypes);
 	if (taskq_execute_plan(retry_plan, values, NULL, false, 1) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "pg_taskq: retrying the task failed");
 	found = SPI_processed == 1;
 	if (found)
 		taskq_wake_queue_at_commit(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	taskq_restore_rights(&rights);
 	SPI_finish();
 	PG_RETURN_BOOL(found);
 }

@@ -14,7 +14,9 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "common/hashfn.h"
 #include "miscadmin.h"
+#include "storage/lock.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -56,33 +58,41 @@ CLAIM_UPDATE
 static const char *claim_alone_sql = CLAIM_SQL("run_alone", "1 + 0 * $2");
 
 /*
- * Tasks with a lock key.  The keys with due tasks in the queue, in a fixed
- * order (so that workers take their advisory locks in the same order):
+ * The parameters of the claims: queue, most tasks, pid, token; and, for the
+ * claim of a lock key, the key and its owner.
  */
-static const char *lock_keys_sql =
-"SELECT DISTINCT lock_key FROM taskq.tasks"
-" WHERE queue OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'queued'"
-"   AND lock_key IS NOT NULL AND run_at OPERATOR(pg_catalog.<=) pg_catalog.now()"
-" ORDER BY lock_key LIMIT 32";
+#define CLAIM_NARGS 6
+static Oid	claim_argtypes[CLAIM_NARGS] = {TEXTOID, INT4OID, INT4OID, INT8OID, TEXTOID, OIDOID};
 
-/* claims of one key are serialized by a transaction-level advisory lock */
-static const char *lock_key_lock_sql =
-"SELECT pg_catalog.pg_advisory_xact_lock(1952543601, pg_catalog.hashtext($1))";
+/* the fourth field of our advisory locks (lock_key below) */
+#define TASKQ_KEY_LOCK_SPACE 0x7471
 
 /*
- * Then, with a snapshot taken after the lock, the tasks of the key that may
- * start, first come first served: none while an exclusive holder runs; an
- * exclusive task when it is first in line and nothing runs; shared tasks
- * from the head of the line up to the first exclusive one (which later
- * shared tasks may not overtake).
+ * Tasks with a lock key.  A key belongs to the role that owns the task
+ * (SPEC 7.7: a role never blocks, nor learns of, another role's keys), so
+ * a key is the pair (owner, lock_key).  The keys with due tasks in the
+ * queue:
+ */
+static const char *lock_keys_sql =
+"SELECT DISTINCT owner::pg_catalog.oid, lock_key FROM taskq.tasks"
+" WHERE queue OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'queued'"
+"   AND lock_key IS NOT NULL AND run_at OPERATOR(pg_catalog.<=) pg_catalog.now()"
+" LIMIT 32";
+
+/*
+ * Then, with a snapshot taken after the key's lock (see lock_key below),
+ * the tasks of the key that may start, first come first served: none while
+ * an exclusive holder runs; an exclusive task when it is first in line and
+ * nothing runs; shared tasks from the head of the line up to the first
+ * exclusive one (which later shared tasks may not overtake).
  */
 #define CLAIM_LOCKED_SQL \
 "WITH line AS (" \
 "  SELECT id, lock_mode, run_at, pg_catalog.row_number() OVER (ORDER BY id) AS rn" \
-"  FROM taskq.tasks WHERE queue OPERATOR(pg_catalog.=) $1 AND lock_key OPERATOR(pg_catalog.=) $5" \
-"    AND state OPERATOR(pg_catalog.=) 'queued')," \
-" holders AS (SELECT lock_mode FROM taskq.tasks WHERE lock_key OPERATOR(pg_catalog.=) $5" \
-"    AND state OPERATOR(pg_catalog.=) 'running')," \
+"  FROM taskq.tasks WHERE queue OPERATOR(pg_catalog.=) $1 AND owner OPERATOR(pg_catalog.=) $6" \
+"    AND lock_key OPERATOR(pg_catalog.=) $5 AND state OPERATOR(pg_catalog.=) 'queued')," \
+" holders AS (SELECT lock_mode FROM taskq.tasks WHERE owner OPERATOR(pg_catalog.=) $6" \
+"    AND lock_key OPERATOR(pg_catalog.=) $5 AND state OPERATOR(pg_catalog.=) 'running')," \
 " first_x AS (SELECT pg_catalog.min(rn) AS rn FROM line WHERE lock_mode OPERATOR(pg_catalog.=) 'x')," \
 " c AS MATERIALIZED (SELECT ARRAY(" \
 "  SELECT l.id FROM line l, first_x f" \
@@ -165,7 +175,6 @@ static const char *next_due_sql =
 
 static SPIPlanPtr claim_alone_plan = NULL;
 static SPIPlanPtr lock_keys_plan = NULL;
-static SPIPlanPtr lock_key_lock_plan = NULL;
 static SPIPlanPtr claim_locked_plan = NULL;
 static SPIPlanPtr claim_batch_plan = NULL;
 static SPIPlanPtr complete_plan = NULL;
@@ -178,9 +187,9 @@ static SPIPlanPtr next_due_plan = NULL;
  */
 static int
 claim_with(SPIPlanPtr plan, const char *queue, int max, int64 token, TaskqClaimed *out,
-		   const char *lock_key, MemoryContext cxt)
+		   Oid key_owner, const char *lock_key, MemoryContext cxt)
 {
-	Datum		values[5];
+	Datum		values[CLAIM_NARGS];
 	int			ret;
 	uint64		n;
 	MemoryContext oldcontext;
@@ -190,7 +199,8 @@ claim_with(SPIPlanPtr plan, const char *queue, int max, int64 token, TaskqClaime
 	values[2] = Int32GetDatum(MyProcPid);
 	values[3] = Int64GetDatum(token);
 	values[4] = lock_key ? CStringGetTextDatum(lock_key) : (Datum) 0;
-	ret = taskq_execute_plan(plan, values, lock_key ? NULL : "    n", false, 0);
+	values[5] = ObjectIdGetDatum(key_owner);
+	ret = taskq_execute_plan(plan, values, lock_key ? NULL : "    nn", false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "pg_taskq: claim failed: %s", SPI_result_code_string(ret));
 
@@ -249,52 +259,96 @@ claimed_cmp(const void *a, const void *b)
 int
 taskq_claim(const char *queue, int max, int64 token, TaskqClaimed *out, MemoryContext cxt)
 {
-	Oid			argtypes[5] = {TEXTOID, INT4OID, INT4OID, INT8OID, TEXTOID};
 	int			n;
 
-	taskq_saved_plan(&claim_alone_plan, claim_alone_sql, 5, argtypes);
-	taskq_saved_plan(&claim_batch_plan, claim_batch_sql, 5, argtypes);
+	taskq_saved_plan(&claim_alone_plan, claim_alone_sql, CLAIM_NARGS, claim_argtypes);
+	taskq_saved_plan(&claim_batch_plan, claim_batch_sql, CLAIM_NARGS, claim_argtypes);
 
-	n = claim_with(claim_alone_plan, queue, 1, token, out, NULL, cxt);
+	n = claim_with(claim_alone_plan, queue, 1, token, out, InvalidOid, NULL, cxt);
 	if (n == 0)
-		n = claim_with(claim_batch_plan, queue, max, token, out, NULL, cxt);
+		n = claim_with(claim_batch_plan, queue, max, token, out, InvalidOid, NULL, cxt);
 	qsort(out, n, sizeof(TaskqClaimed), claimed_cmp);
 	return n;
 }
 
+/* a key with due tasks, and the 64-bit hash its lock is named by */
+typedef struct DueKey
+{
+	uint64		hash;
+	Oid			owner;
+	char	   *key;
+} DueKey;
+
+static int
+due_key_cmp(const void *a, const void *b)
+{
+	const DueKey *x = a;
+	const DueKey *y = b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return 0;
+}
+
+/*
+ * Lock a key until the transaction ends, so that two workers never both see
+ * it free.  The lock lives in a space of its own: an advisory lock whose
+ * fourth field is one no SQL function can name (pg_advisory_lock uses 1 and
+ * 2), so no session but a worker can ever hold it and stop a queue.  Workers
+ * hold it only for the few statements of a claim.
+ */
+static void
+lock_key(const DueKey *k)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (k->hash >> 32), (uint32) k->hash,
+						 TASKQ_KEY_LOCK_SPACE);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
 /*
  * Claim up to max due tasks of the queue that have a lock key, as far as
- * their keys allow.  Each key's claim holds an advisory lock on the key
- * until the caller's transaction ends, so that two workers never both see
- * a key free.  Their arguments are allocated in cxt.
+ * their keys allow.  The keys are locked in the order of their hashes, the
+ * same in every worker, so that two workers claiming several keys can never
+ * wait for each other in a circle (two keys with the same hash share a
+ * lock, which we then hold twice).  Their arguments are allocated in cxt.
  */
 int
 taskq_claim_locked(const char *queue, int max, int64 token, TaskqClaimed *out,
 				   MemoryContext cxt)
 {
 	Oid			keytypes[1] = {TEXTOID};
-	Oid			argtypes[5] = {TEXTOID, INT4OID, INT4OID, INT8OID, TEXTOID};
 	Datum		values[1];
-	SPITupleTable *keys;
-	uint64		nkeys;
+	SPITupleTable *found;
+	DueKey	   *keys;
+	int			nkeys;
 	int			n = 0;
 
 	taskq_saved_plan(&lock_keys_plan, lock_keys_sql, 1, keytypes);
 	values[0] = CStringGetTextDatum(queue);
 	if (taskq_execute_plan(lock_keys_plan, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pg_taskq: looking for lock keys failed");
-	keys = SPI_tuptable;
-	nkeys = SPI_processed;
-	for (uint64 k = 0; k < nkeys && n < max; k++)
+	found = SPI_tuptable;
+	nkeys = (int) SPI_processed;
+	keys = palloc(sizeof(DueKey) * Max(1, nkeys));
+	for (int k = 0; k < nkeys; k++)
 	{
-		char	   *key = SPI_getvalue(keys->vals[k], keys->tupdesc, 1);
-		Datum		keyval[1] = {CStringGetTextDatum(key)};
+		bool		isnull;
 
-		taskq_saved_plan(&lock_key_lock_plan, lock_key_lock_sql, 1, keytypes);
-		if (taskq_execute_plan(lock_key_lock_plan, keyval, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "pg_taskq: locking key \"%s\" failed", key);
-		taskq_saved_plan(&claim_locked_plan, claim_locked_sql, 5, argtypes);
-		n += claim_with(claim_locked_plan, queue, max - n, token, out + n, key, cxt);
+		keys[k].owner = DatumGetObjectId(SPI_getbinval(found->vals[k], found->tupdesc, 1, &isnull));
+		keys[k].key = SPI_getvalue(found->vals[k], found->tupdesc, 2);
+		keys[k].hash = hash_bytes_extended((const unsigned char *) keys[k].key,
+										   (int) strlen(keys[k].key), keys[k].owner);
+	}
+	qsort(keys, nkeys, sizeof(DueKey), due_key_cmp);
+
+	taskq_saved_plan(&claim_locked_plan, claim_locked_sql, CLAIM_NARGS, claim_argtypes);
+	for (int k = 0; k < nkeys && n < max; k++)
+	{
+		lock_key(&keys[k]);
+		n += claim_with(claim_locked_plan, queue, max - n, token, out + n,
+						keys[k].owner, keys[k].key, cxt);
 	}
 	return n;
 }

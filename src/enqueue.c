@@ -24,7 +24,9 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/rel.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
@@ -56,17 +58,23 @@ typedef struct EnqueueOptions
 static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr existing_plan = NULL;
 
+/*
+ * Unique keys belong to the role that enqueues (SPEC 7.7): the unique index
+ * is on (owner, unique_key), so two roles' keys never meet, and the lookup
+ * of the existing task (made with the owner's rights, which row-level
+ * security does not restrict) is confined to the caller's own tasks.
+ */
 static const char *insert_sql =
 "INSERT INTO taskq.tasks (queue, fn, args, priority, run_at, max_attempts, timeout,"
 "                         unique_key, owner, lock_key, lock_mode)"
 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-" ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL"
+" ON CONFLICT (owner, unique_key) WHERE unique_key IS NOT NULL"
 "   AND state IN ('waiting', 'queued', 'running') DO NOTHING"
 " RETURNING id";
 
 static const char *existing_sql =
 "SELECT id FROM taskq.tasks"
-" WHERE unique_key OPERATOR(pg_catalog.=) $1"
+" WHERE owner OPERATOR(pg_catalog.=) $2 AND unique_key OPERATOR(pg_catalog.=) $1"
 "   AND state IN ('waiting', 'queued', 'running')";
 
 /* The owner of taskq.tasks, whose rights the insert uses. */
@@ -129,8 +137,7 @@ insert_task(Oid fn, Jsonb *args, const EnqueueOptions *opt)
 	INT4OID, INTERVALOID, TEXTOID, REGROLEOID, TEXTOID, CHAROID};
 	Datum		values[11];
 	char		nulls[11];
-	Oid			save_userid;
-	int			save_sec_context;
+	TaskqRights rights;
 	int64		id = 0;
 	bool		found = false;
 
@@ -155,15 +162,14 @@ insert_task(Oid fn, Jsonb *args, const EnqueueOptions *opt)
 		elog(ERROR, "pg_taskq: SPI_connect failed");
 	taskq_saved_plan(&insert_plan, insert_sql, 11, argtypes);
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(taskq_tasks_owner(), save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	taskq_become_tables_owner(&rights);
 
 	/* a concurrent task with the same key may finish between the two steps */
 	for (int tries = 0; tries < 5 && !found; tries++)
 	{
 		bool		isnull;
 
-		if (SPI_execute_plan(insert_plan, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+		if (taskq_execute_plan(insert_plan, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
 			elog(ERROR, "pg_taskq: inserting the task failed");
 		if (SPI_processed == 1)
 		{
@@ -171,7 +177,7 @@ insert_task(Oid fn, Jsonb *args, const EnqueueOptions *opt)
 			found = true;
 			break;
 		}
-		taskq_saved_plan(&existing_plan, existing_sql, 1, &argtypes[7]);
+		taskq_saved_plan(&existing_plan, existing_sql, 2, &argtypes[7]);
 		if (taskq_execute_plan(existing_plan, &values[7], &nulls[7], false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "pg_taskq: looking up the unique key failed");
 		if (SPI_processed == 1)
@@ -180,7 +186,7 @@ insert_task(Oid fn, Jsonb *args, const EnqueueOptions *opt)
 			found = true;
 		}
 	}
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	taskq_restore_rights(&rights);
 	SPI_finish();
 
 	if (!found)
@@ -309,21 +315,67 @@ taskq_enqueue(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(insert_task(fn, args, &opt));
 }
 
-/* jsonb_build_array(row): the trigger's row as the task's only argument */
+/*
+ * The columns of rel that the current user may not read (no SELECT on the
+ * table nor on the column), as a text[] of their names; NULL if none.
+ */
+static Datum
+unreadable_columns(Relation rel, bool *none)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Oid			relid = RelationGetRelid(rel);
+	Oid			userid = GetUserId();
+	Datum	   *names;
+	int			n = 0;
+
+	*none = true;
+	if (pg_class_aclcheck(relid, userid, ACL_SELECT) == ACLCHECK_OK)
+		return (Datum) 0;
+	names = palloc(sizeof(Datum) * Max(1, desc->natts));
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		if (pg_attribute_aclcheck(relid, att->attnum, userid, ACL_SELECT) != ACLCHECK_OK)
+			names[n++] = CStringGetTextDatum(NameStr(att->attname));
+	}
+	if (n == 0)
+		return (Datum) 0;
+	*none = false;
+	return PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * The trigger's row as the task's only argument: [row as a jsonb object],
+ * without the columns the firing role may not read (SPEC 7.7).  A role may
+ * be allowed to INSERT, UPDATE or DELETE rows without being allowed to read
+ * some of their columns (column privileges, values filled in by DEFAULT, the
+ * old values of an UPDATE or DELETE); the task, which runs as that role and
+ * whose arguments it can read in taskq.tasks, then gets those columns as
+ * NULL.
+ */
 static Jsonb *
 row_as_args(HeapTuple tuple, Relation rel)
 {
-	Oid			argtypes[1] = {rel->rd_rel->reltype};
-	Datum		values[1];
+	Oid			argtypes[2] = {rel->rd_rel->reltype, TEXTARRAYOID};
+	Datum		values[2];
 	Jsonb	   *args;
 	bool		isnull;
+	bool		all_readable;
 	MemoryContext caller = CurrentMemoryContext;
 
 	values[0] = heap_copy_tuple_as_datum(tuple, RelationGetDescr(rel));
+	values[1] = unreadable_columns(rel, &all_readable);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pg_taskq: SPI_connect failed");
-	if (SPI_execute_with_args("SELECT pg_catalog.jsonb_build_array($1)", 1, argtypes,
-							  values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	if ((all_readable
+		 ? taskq_execute_once("SELECT pg_catalog.jsonb_build_array($1)", 1, argtypes,
+							  values, NULL, true, 1)
+		 : taskq_execute_once("SELECT pg_catalog.jsonb_build_array("
+							  "pg_catalog.to_jsonb($1) OPERATOR(pg_catalog.-) $2)", 2, argtypes,
+							  values, NULL, true, 1)) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "pg_taskq: could not convert the row to jsonb");
 	args = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	MemoryContextSwitchTo(caller);

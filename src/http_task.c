@@ -14,8 +14,11 @@
 #include <ctype.h>
 #include <curl/curl.h>
 
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -27,12 +30,19 @@
 PG_FUNCTION_INFO_V1(taskq_http_signature);
 PG_FUNCTION_INFO_V1(taskq_http_request);
 
-/* The OID of taskq.http_request(jsonb), the function HTTP tasks name. */
+/*
+ * The OID of taskq.http_request(jsonb), the function HTTP tasks name.
+ * Looked up by its schema, name and the type's OID, not by parsing text:
+ * a type named jsonb in pg_temp (which is searched first for types) could
+ * otherwise change what the name means.
+ */
 Oid
 taskq_http_request_fn(void)
 {
-	return DatumGetObjectId(DirectFunctionCall1(regprocedurein,
-												CStringGetDatum("taskq.http_request(jsonb)")));
+	Oid			argtypes[1] = {JSONBOID};
+
+	return LookupFuncName(list_make2(makeString("taskq"), makeString("http_request")),
+						  1, argtypes, false);
 }
 
 static void

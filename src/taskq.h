@@ -203,12 +203,28 @@ extern bool taskq_cancel_requested(int64 id);
 extern SPIPlanPtr taskq_saved_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes);
 extern int	taskq_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls,
 							   bool read_only, long count);
+extern int	taskq_execute_once(const char *sql, int nargs, Oid *argtypes, Datum *values,
+							   const char *nulls, bool read_only, long count);
+
+/* the caller's rights, saved while a function of ours acts as the tables' owner */
+typedef struct TaskqRights
+{
+	Oid			userid;
+	int			sec_context;
+} TaskqRights;
+extern void taskq_become_tables_owner(TaskqRights *saved);
+extern void taskq_restore_rights(const TaskqRights *saved);
 extern Datum taskq_int8_array(const int64 *ids, int n);
 extern Jsonb *taskq_no_args(void);
 
 /* sql_task.c: running one SQL task */
 extern Jsonb *taskq_run_sql_task(Oid fn, Jsonb *args);
 extern void taskq_check_sql_task(Oid fn, Jsonb *args, bool may_receive);
+
+/* task_isolation.c: what a task leaves in its worker's session is removed */
+extern void taskq_task_isolation_init(void);
+extern void taskq_task_isolation_before_release(void);
+extern void taskq_task_isolation_clean(void);
 
 /* enqueue.c: checks shared by enqueue and the signature builders */
 extern Oid	taskq_tasks_owner(void);

@@ -81,8 +81,9 @@ extension_ready(void)
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_taskq'",
-					true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	if (taskq_execute_once("SELECT extversion FROM pg_catalog.pg_extension"
+						   " WHERE extname OPERATOR(pg_catalog.=) 'pg_taskq'",
+						   0, NULL, NULL, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 
@@ -181,6 +182,7 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 		out->result = result ? (Jsonb *) datumCopy(JsonbPGetDatum(result), false, -1) : NULL;
 		MemoryContextSwitchTo(oldcontext);
 
+		taskq_task_isolation_before_release();
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
@@ -220,6 +222,9 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 		}
 	}
 	PG_END_TRY();
+
+	/* nothing the task left in the session is there for the next one */
+	taskq_task_isolation_clean();
 
 	/*
 	 * A cancel (taskq.cancel's SIGINT, or the statement timeout) that came
@@ -637,6 +642,8 @@ taskq_worker_main(Datum arg)
 	BackgroundWorkerInitializeConnectionByOid(slot->dboid, InvalidOid, 0);
 	snprintf(appname, sizeof(appname), "taskq worker %s/%d", my_queue, my_index);
 	pgstat_report_appname(appname);
+
+	taskq_task_isolation_init();
 
 	claim_contexts[0] = AllocSetContextCreate(TopMemoryContext, "taskq batch A",
 											  ALLOCSET_DEFAULT_SIZES);

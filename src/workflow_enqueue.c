@@ -444,14 +444,12 @@ insert_graph(WfGraph *g, int result)
 		TEXTARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID, INTERVALARRAYOID,
 	INT4ARRAYOID, BOOLARRAYOID, OIDOID, INT8OID, TEXTARRAYOID, CHARARRAYOID};
 	Oid			edgetypes[4] = {INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, CHARARRAYOID};
-	Oid			save_userid;
-	int			save_sec_context;
+	TaskqRights rights;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pg_taskq: SPI_connect failed");
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(taskq_tasks_owner(), save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	taskq_become_tables_owner(&rights);
 
 	values[0] = Int32GetDatum(n);
 	taskq_saved_plan(&ids_plan, ids_sql, 1, idtypes);
@@ -507,7 +505,7 @@ insert_graph(WfGraph *g, int result)
 	values[8] = array_of(timeout_d, timeout_null, n, INTERVALOID, 16, false, TYPALIGN_DOUBLE);
 	values[9] = array_of(pending_d, NULL, n, INT4OID, 4, true, TYPALIGN_INT);
 	values[10] = array_of(hasdep_d, NULL, n, BOOLOID, 1, true, TYPALIGN_CHAR);
-	values[11] = ObjectIdGetDatum(save_userid);
+	values[11] = ObjectIdGetDatum(rights.userid);
 	values[12] = Int64GetDatum(ids[result]);
 	values[13] = array_of(lockkey_d, lock_null, n, TEXTOID, -1, false, TYPALIGN_INT);
 	values[14] = array_of(lockmode_d, lock_null, n, CHAROID, 1, true, TYPALIGN_CHAR);
@@ -539,7 +537,7 @@ insert_graph(WfGraph *g, int result)
 			elog(ERROR, "pg_taskq: inserting the workflow's dependencies failed");
 	}
 
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	taskq_restore_rights(&rights);
 	SPI_finish();
 	return ids[result];
 }
