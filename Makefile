@@ -40,7 +40,7 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers 
 SHLIB_LINK += -lcurl
 
 # pg_regress: a throwaway instance with the library preloaded
-REGRESS = setup enqueue errors security queues trigger wait workflow workflow_errors cancel
+REGRESS = setup enqueue errors security security_attacks queues trigger wait workflow workflow_errors cancel
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check \
 	--load-extension=pg_taskq
 

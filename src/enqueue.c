@@ -265,6 +265,18 @@ taskq_check_task(Oid fn, Jsonb *args, bool may_receive)
 	aclresult = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(fn));
+	if (fn == taskq_http_request_fn())
+	{
+		/* an HTTP task: the same checks as taskq.http's, however it is made */
+		if (may_receive)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("an HTTP task cannot receive the result of another task"),
+					 errdetail("Its only argument is the request."),
+					 errhint("Build HTTP tasks with taskq.http(url, ...), which makes them immutable.")));
+		taskq_check_http_args(args);
+		return;
+	}
 	taskq_check_sql_task(fn, args, may_receive);
 }
 

@@ -111,7 +111,10 @@ on_header(char *data, size_t size, size_t nmemb, void *arg)
 	return buffer_append(&t->response_headers, data, len) ? len : 0;
 }
 
-/* Every connection, redirects included: is the address allowed? */
+/*
+ * Every connection, redirects included: is the address allowed?  This one
+ * stops a denied connection before it is made.
+ */
 static curl_socket_t
 on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
 {
@@ -125,6 +128,44 @@ on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
 	}
 	return socket(addr->family, addr->socktype, addr->protocol);
 }
+
+/*
+ * Every request, just before it is sent, on whatever connection it got: a
+ * new one (already checked by on_open_socket) or one kept alive from an
+ * earlier request of this worker, possibly a superuser's task to an address
+ * this task's owner may not reach (SPEC 7.8).  libcurl reuses connections
+ * by host and port, so the check must be made here, on the address of the
+ * connection itself.
+ */
+#if LIBCURL_VERSION_NUM >= 0x075000
+static int
+on_request_ready(void *arg, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+	Transfer   *t = arg;
+	struct sockaddr_storage ss;
+
+	if (!t->check_addresses)
+		return CURL_PREREQFUNC_OK;
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, primary_ip, &((struct sockaddr_in *) &ss)->sin_addr) == 1)
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, primary_ip, &((struct sockaddr_in6 *) &ss)->sin6_addr) == 1)
+		ss.ss_family = AF_INET6;
+	else
+	{
+		/* not an address we can judge (a scoped IPv6 one, say): denied */
+		snprintf(t->denied_address, sizeof(t->denied_address), "%s", primary_ip);
+		t->denied = true;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	if (!taskq_address_allowed((struct sockaddr *) &ss, t->denied_address, sizeof(t->denied_address)))
+	{
+		t->denied = true;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+#endif
 
 static char *
 json_string(JsonbContainer *obj, const char *key)
@@ -168,16 +209,22 @@ taskq_http_finished(void)
 
 /*
  * Start the request of an HTTP task.  Called in a transaction (the owner's
- * superuser status is looked up); the request then runs outside it.
+ * superuser status is looked up); the request then runs outside it.  A
+ * request that does not pass the checks of taskq.http (a task made by
+ * another way) is not started: false, and *error says why.
  */
-void
-taskq_http_start(const TaskqClaimed *task)
+bool
+taskq_http_start(const TaskqClaimed *task, char **error)
 {
 	Transfer   *t;
 	JsonbContainer *req;
 	JsonbValue *v;
 	char		key[96];
 	long		timeout_ms = 30000;
+
+	req = taskq_http_checked_request(task->args, error);
+	if (req == NULL)
+		return false;
 
 	taskq_http_init();
 	t = calloc(1, sizeof(Transfer));
@@ -189,10 +236,6 @@ taskq_http_start(const TaskqClaimed *task)
 	t->max_body = (size_t) taskq_http_max_body_kb * 1024;
 	t->started_at = GetCurrentTimestamp();
 
-	v = getIthJsonbValueFromContainer(&task->args->root, 0);
-	if (v == NULL || v->type != jbvBinary)
-		elog(ERROR, "pg_taskq: HTTP task " INT64_FORMAT " has no request", task->id);
-	req = v->val.binary.data;
 	t->url = malloc_copy(json_string(req, "url"));
 	t->method = malloc_copy(json_string(req, "method"));
 	t->body = malloc_copy(json_string(req, "body"));
@@ -247,6 +290,14 @@ taskq_http_start(const TaskqClaimed *task)
 	curl_easy_setopt(t->easy, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
 	curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETDATA, t);
+#if LIBCURL_VERSION_NUM >= 0x075000
+	curl_easy_setopt(t->easy, CURLOPT_PREREQFUNCTION, on_request_ready);
+	curl_easy_setopt(t->easy, CURLOPT_PREREQDATA, t);
+#else
+	/* no way to check a reused connection: never reuse one for these */
+	if (t->check_addresses)
+		curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, 1L);
+#endif
 	if (t->method && strcmp(t->method, "GET") != 0)
 		curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, t->method);
 	if (t->body)
@@ -262,6 +313,7 @@ taskq_http_start(const TaskqClaimed *task)
 	t->next = transfers;
 	transfers = t;
 	nrunning++;
+	return true;
 }
 
 /*

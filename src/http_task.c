@@ -45,169 +45,290 @@ taskq_http_request_fn(void)
 						  1, argtypes, false);
 }
 
-static void
-bad_request(const char *msg, const char *detail)
+/*
+ * The checks of a request.  Each returns false and fills *p when the request
+ * is bad; they never raise an error, so the HTTP runner can use them on a
+ * task that reached it by another way than taskq.http (a hand-made task or
+ * signature, a trigger) and fail that task instead of ending the worker.
+ */
+typedef struct Problem
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("%s", msg),
-			 detail ? errdetail("%s", detail) : 0));
+	const char *message;
+	const char *detail;			/* or NULL */
+	const char *hint;			/* or NULL */
+} Problem;
+
+static bool
+problem(Problem *p, const char *message, const char *detail, const char *hint)
+{
+	p->message = message;
+	p->detail = detail;
+	p->hint = hint;
+	return false;
+}
+
+/* a character that has no place in a URL, a method or a header value */
+static bool
+is_control(unsigned char c)
+{
+	return c < 0x20 || c == 0x7F;
 }
 
 /* Check a URL: it parses, its scheme is http or https, it has a host. */
-static void
-check_url(const char *url)
+static bool
+check_url(const char *url, Problem *p)
 {
 	CURLU	   *h;
 	CURLUcode	rc;
 	char	   *scheme = NULL;
 	char	   *host = NULL;
-
+	bool		ok = true;
 	const char *authority = strstr(url, "://");
 
+	for (const char *c = url; *c; c++)
+	{
+		/* not echoed: a line break in it would forge lines of the log */
+		if (is_control((unsigned char) *c) || *c == ' ')
+			return problem(p, "invalid URL: it contains a space or a control character", NULL,
+						   "Percent-encode them, as in %20.");
+	}
 	if (authority == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("URL \"%s\" has no scheme", url),
-				 errhint("Write it with http:// or https://.")));
+		return problem(p, psprintf("URL \"%s\" has no scheme", url), NULL,
+					   "Write it with http:// or https://.");
 	if (authority[3] == '/' || authority[3] == '\0')
-		bad_request(psprintf("URL \"%s\" has no host", url), NULL);
+		return problem(p, psprintf("URL \"%s\" has no host", url), NULL, NULL);
 	h = curl_url();
 	if (h == NULL)
 		elog(ERROR, "pg_taskq: out of memory parsing a URL");
 	rc = curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
 	if (rc != CURLUE_OK)
-	{
-		curl_url_cleanup(h);
-		bad_request(psprintf("invalid URL \"%s\"", url), curl_url_strerror(rc));
-	}
-	if (curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-		(pg_strcasecmp(scheme, "http") != 0 && pg_strcasecmp(scheme, "https") != 0))
-	{
-		char	   *s = pstrdup(scheme ? scheme : "");
-
-		curl_free(scheme);
-		curl_url_cleanup(h);
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("URL scheme \"%s\" is not supported", s),
-				 errdetail("HTTP tasks use http and https only.")));
-	}
-	if (curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK || host == NULL || host[0] == '\0')
-	{
-		curl_free(scheme);
-		curl_free(host);
-		curl_url_cleanup(h);
-		bad_request(psprintf("URL \"%s\" has no host", url), NULL);
-	}
+		ok = problem(p, psprintf("invalid URL \"%s\"", url), pstrdup(curl_url_strerror(rc)), NULL);
+	else if (curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+			 (pg_strcasecmp(scheme, "http") != 0 && pg_strcasecmp(scheme, "https") != 0))
+		ok = problem(p, psprintf("URL scheme \"%s\" is not supported", scheme ? scheme : ""),
+					 "HTTP tasks use http and https only.", NULL);
+	else if (curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK || host == NULL || host[0] == '\0')
+		ok = problem(p, psprintf("URL \"%s\" has no host", url), NULL, NULL);
 	curl_free(scheme);
 	curl_free(host);
 	curl_url_cleanup(h);
+	return ok;
 }
 
-static void
-check_method(const char *method)
+/* A method is a word in capitals (a subset of RFC 9110's token). */
+static bool
+check_method(const char *method, Problem *p)
 {
-	if (method[0] == '\0' || strlen(method) > 32)
-		bad_request(psprintf("invalid HTTP method \"%s\"", method), NULL);
-	for (const char *p = method; *p; p++)
+	bool		printable = strlen(method) <= 32;
+
+	for (const char *c = method; *c; c++)
+		printable &= !is_control((unsigned char) *c);
+	for (const char *c = method; *c || c == method; c++)
 	{
-		if (!isupper((unsigned char) *p) && *p != '-' && *p != '_')
-			bad_request(psprintf("invalid HTTP method \"%s\"", method),
-						"A method is a word in capitals, such as GET or POST.");
+		if (!(*c >= 'A' && *c <= 'Z') && *c != '-' && *c != '_')
+			return problem(p, printable ? psprintf("invalid HTTP method \"%s\"", method)
+						   : "invalid HTTP method",
+						   "A method is a word in capitals of at most 32 letters, such as GET or POST.",
+						   NULL);
 	}
+	if (strlen(method) > 32)
+		return problem(p, "invalid HTTP method",
+					   "A method is a word in capitals of at most 32 letters, such as GET or POST.", NULL);
+	return true;
 }
 
-/* Headers: an object whose values are strings, names without CR/LF/colon. */
-static void
-check_headers(JsonbContainer *headers)
+/* RFC 9110's tchar: what a header name is made of */
+static bool
+is_tchar(unsigned char c)
 {
-	JsonbIterator *it = JsonbIteratorInit(headers);
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/*
+ * Headers that frame the request or the connection, set by libcurl or by
+ * pg_taskq: a task that set them could make the server read the body as a
+ * second request (Content-Length, Transfer-Encoding), switch the protocol
+ * under libcurl (Connection, Upgrade), reach another virtual host than its
+ * URL names (Host), or replace the idempotency key.
+ */
+static const char *const reserved_headers[] = {
+	"Host", "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Upgrade",
+	"TE", "Trailer", "Proxy-Connection", "Idempotency-Key", NULL
+};
+
+static bool
+check_headers(JsonbContainer *headers, Problem *p)
+{
+	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 
 	if (!JsonContainerIsObject(headers))
-		bad_request("HTTP headers must be a jsonb object", "Write them as {\"Name\": \"value\"}.");
+		return problem(p, "HTTP headers must be a jsonb object", "Write them as {\"Name\": \"value\"}.", NULL);
+	it = JsonbIteratorInit(headers);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		if (tok == WJB_KEY)
 		{
+			char	   *name = pnstrdup(v.val.string.val, v.val.string.len);
+
+			if (v.val.string.len == 0)
+				return problem(p, "invalid HTTP header name", "A header name must not be empty.", NULL);
 			for (int i = 0; i < v.val.string.len; i++)
 			{
-				char		c = v.val.string.val[i];
-
-				if (c == ':' || c == '\r' || c == '\n' || isspace((unsigned char) c))
-					bad_request("invalid HTTP header name",
-								psprintf("\"%.*s\" contains a colon, a space or a line break.",
-										 v.val.string.len, v.val.string.val));
+				if (!is_tchar((unsigned char) name[i]))
+					return problem(p, "invalid HTTP header name",
+								   "A header name is made of letters, digits and !#$%&'*+-.^_`|~ only.",
+								   NULL);
+			}
+			for (int i = 0; reserved_headers[i]; i++)
+			{
+				if (pg_strcasecmp(name, reserved_headers[i]) == 0)
+					return problem(p, psprintf("HTTP header \"%s\" cannot be set by a task", name),
+								   "pg_taskq and libcurl set the headers that frame the request and the connection.",
+								   NULL);
 			}
 		}
 		else if (tok == WJB_VALUE)
 		{
 			if (v.type != jbvString)
-				bad_request("HTTP header values must be strings", NULL);
-			if (memchr(v.val.string.val, '\r', v.val.string.len) ||
-				memchr(v.val.string.val, '\n', v.val.string.len))
-				bad_request("HTTP header values must not contain line breaks", NULL);
+				return problem(p, "HTTP header values must be strings", NULL, NULL);
+			for (int i = 0; i < v.val.string.len; i++)
+			{
+				unsigned char c = (unsigned char) v.val.string.val[i];
+
+				if (is_control(c) && c != '\t')
+					return problem(p, "HTTP header values must not contain line breaks or control characters",
+								   NULL, NULL);
+			}
 		}
 	}
+	return true;
 }
 
-static char *
-get_string(JsonbContainer *obj, const char *key)
+/*
+ * A string member of the request, or NULL when it is absent or null; false
+ * when it is something else.
+ */
+static bool
+get_string(JsonbContainer *obj, const char *key, char **out, Problem *p)
 {
 	JsonbValue *v = getKeyJsonValueFromContainer(obj, key, strlen(key), NULL);
 
+	*out = NULL;
 	if (v == NULL || v->type == jbvNull)
-		return NULL;
+		return true;
 	if (v->type != jbvString)
-		bad_request(psprintf("\"%s\" of an HTTP request must be a string", key), NULL);
-	return pnstrdup(v->val.string.val, v->val.string.len);
+		return problem(p, psprintf("\"%s\" of an HTTP request must be a string", key), NULL, NULL);
+	*out = pnstrdup(v->val.string.val, v->val.string.len);
+	return true;
 }
 
 /*
  * Check a request object {"url", "method", "headers", "body", "timeout_ms"},
- * as taskq.http builds it (and as a hand-made signature might not).
+ * as taskq.http builds it (and as a hand-made task might not).
  */
-void
-taskq_check_http_request(Jsonb *request)
+static bool
+check_request(JsonbContainer *r, Problem *p)
 {
-	JsonbContainer *r = &request->root;
 	char	   *url;
 	char	   *method;
+	char	   *body;
 	JsonbValue *headers;
 	JsonbValue *timeout;
 
 	if (!JsonContainerIsObject(r))
-		bad_request("an HTTP request must be a jsonb object", NULL);
-	url = get_string(r, "url");
+		return problem(p, "an HTTP request must be a jsonb object", NULL, NULL);
+	if (!get_string(r, "url", &url, p))
+		return false;
 	if (url == NULL)
-		bad_request("an HTTP request needs a URL", NULL);
-	check_url(url);
-	method = get_string(r, "method");
-	check_method(method ? method : "GET");
-	(void) get_string(r, "body");
+		return problem(p, "an HTTP request needs a URL", NULL, NULL);
+	if (!check_url(url, p))
+		return false;
+	if (!get_string(r, "method", &method, p) || !check_method(method ? method : "GET", p))
+		return false;
+	if (!get_string(r, "body", &body, p))
+		return false;
 	headers = getKeyJsonValueFromContainer(r, "headers", 7, NULL);
 	if (headers && headers->type != jbvNull)
 	{
 		if (headers->type != jbvBinary)
-			bad_request("HTTP headers must be a jsonb object", NULL);
-		check_headers(headers->val.binary.data);
+			return problem(p, "HTTP headers must be a jsonb object", NULL, NULL);
+		if (!check_headers(headers->val.binary.data, p))
+			return false;
 	}
 	timeout = getKeyJsonValueFromContainer(r, "timeout_ms", 10, NULL);
 	if (timeout && timeout->type != jbvNull)
 	{
-		int64		ms;
+		double		ms;
 
 		if (timeout->type != jbvNumeric)
-			bad_request("\"timeout_ms\" of an HTTP request must be a number", NULL);
-		ms = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(timeout->val.numeric)));
-		if (ms <= 0 || ms > taskq_http_max_timeout_ms)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("HTTP timeout must be positive and at most taskq.http_max_timeout (%d ms)",
-							taskq_http_max_timeout_ms)));
+			return problem(p, "\"timeout_ms\" of an HTTP request must be a number", NULL, NULL);
+		/* as text, so that no value can raise an error (numeric_int8 would) */
+		ms = strtod(DatumGetCString(DirectFunctionCall1(numeric_out,
+														NumericGetDatum(timeout->val.numeric))), NULL);
+		if (!(ms > 0) || ms > taskq_http_max_timeout_ms)
+			return problem(p, psprintf("HTTP timeout must be positive and at most taskq.http_max_timeout (%d ms)",
+									   taskq_http_max_timeout_ms), NULL, NULL);
 	}
+	return true;
+}
+
+/*
+ * The arguments of an HTTP task: an array of one request.  Returns the
+ * request, or NULL with *p filled.
+ */
+static JsonbContainer *
+request_of(Jsonb *args, Problem *p)
+{
+	JsonbValue *v;
+
+	if (!JB_ROOT_IS_ARRAY(args) || JB_ROOT_IS_SCALAR(args) || JB_ROOT_COUNT(args) != 1 ||
+		(v = getIthJsonbValueFromContainer(&args->root, 0)) == NULL ||
+		v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+	{
+		(void) problem(p, "the arguments of an HTTP task must be an array of one request object",
+					   "taskq.http_request(jsonb) takes the request, and nothing else.",
+					   "Build HTTP tasks with taskq.http(url, ...).");
+		return NULL;
+	}
+	return v->val.binary.data;
+}
+
+/*
+ * Check the arguments of a task of taskq.http_request(jsonb), however it is
+ * being enqueued (taskq.http, taskq.enqueue by name, a hand-made signature,
+ * a trigger): the same checks every time (SPEC 7.8).
+ */
+void
+taskq_check_http_args(Jsonb *args)
+{
+	Problem		p;
+	JsonbContainer *r = request_of(args, &p);
+
+	if (r == NULL || !check_request(r, &p))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s", p.message),
+				 p.detail ? errdetail("%s", p.detail) : 0,
+				 p.hint ? errhint("%s", p.hint) : 0));
+}
+
+/*
+ * For the HTTP runner: the request of the task's arguments if it passes
+ * the checks, else NULL and *error says why (for the task's error column).
+ */
+JsonbContainer *
+taskq_http_checked_request(Jsonb *args, char **error)
+{
+	Problem		p;
+	JsonbContainer *r = request_of(args, &p);
+
+	if (r != NULL && check_request(r, &p))
+		return r;
+	*error = p.detail ? psprintf("%s: %s", p.message, p.detail) : pstrdup(p.message);
+	return NULL;
 }
 
 /*
@@ -223,7 +344,9 @@ taskq_http_signature(PG_FUNCTION_ARGS)
 	Jsonb	   *args;
 
 	if (PG_ARGISNULL(0))
-		bad_request("the URL of an HTTP task must not be null", NULL);
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the URL of an HTTP task must not be null")));
 	if (PG_ARGISNULL(5))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -256,11 +379,7 @@ taskq_http_signature(PG_FUNCTION_ARGS)
 	appendStringInfo(&req, ", \"timeout_ms\": " INT64_FORMAT "}]", timeout_ms);
 
 	args = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(req.data)));
-	{
-		JsonbValue *first = getIthJsonbValueFromContainer(&args->root, 0);
-
-		taskq_check_http_request(JsonbValueToJsonb(first));
-	}
+	/* checked again, as every HTTP task is, by taskq_check_task */
 
 	PG_RETURN_DATUM(taskq_build_task_signature(taskq_http_request_fn(), args,
 											   text_to_cstring(PG_GETARG_TEXT_PP(5)),

@@ -254,13 +254,14 @@ extern Datum taskq_build_task_signature(Oid fn, Jsonb *args, const char *queue, 
 
 /* http_task.c */
 extern Oid	taskq_http_request_fn(void);
-extern void taskq_check_http_request(Jsonb *request);
+extern void taskq_check_http_args(Jsonb *args);
+extern JsonbContainer *taskq_http_checked_request(Jsonb *args, char **error);
 
 /* http_runner.c: the worker's transfers in flight */
 extern void taskq_http_init(void);
 extern int	taskq_http_in_flight(void);
 extern int	taskq_http_finished(void);
-extern void taskq_http_start(const TaskqClaimed *task);
+extern bool taskq_http_start(const TaskqClaimed *task, char **error);
 extern int	taskq_http_poll(long timeout_ms);
 extern void taskq_http_take_finished(TaskqClaimed *tasks, TaskqOutcome *outcomes, int *n);
 extern void taskq_http_abort_all(TaskqClaimed *tasks, int *n);

@@ -502,7 +502,14 @@ run_batch(bool claim_next)
 				continue;
 			}
 			/* an HTTP request: started now, recorded when it ends */
-			taskq_http_start(&tasks[i]);
+			if (!taskq_http_start(&tasks[i], &outcomes[i].error))
+			{
+				/* a malformed request fails for good; the worker goes on */
+				outcomes[i].kind = TASKQ_FAILED;
+				strlcpy(outcomes[i].sqlstate, "22023", sizeof(outcomes[i].sqlstate));
+				outcomes[i].started_at = outcomes[i].finished_at = GetCurrentTimestamp();
+				continue;
+			}
 			outcomes[i].kind = TASKQ_IN_FLIGHT;
 			note_task_duration(0, 0);
 			continue;
