@@ -23,11 +23,11 @@
  *	  - session-level advisory locks: released, as pg_advisory_unlock_all
  *	    does (transaction-level ones are the task's effects and last until
  *	    the batch commits, as they would in a transaction of the task's own);
- *	  - LISTEN: undone, as UNLISTEN * does;
  *	  - sequence state (currval, lastval): forgotten, as DISCARD SEQUENCES
  *	    does.
  *
- *	  Role changes cannot outlive a task: it runs with
+ *	  LISTEN needs no clean-up: PostgreSQL refuses it in background
+ *	  workers.  Role changes cannot outlive a task: it runs with
  *	  SECURITY_LOCAL_USERID_CHANGE, under which SET ROLE and SET SESSION
  *	  AUTHORIZATION are refused.  What an extension keeps in its own
  *	  memory (a dblink connection by name, say) is out of our reach: see
@@ -40,7 +40,6 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
-#include "commands/async.h"
 #include "commands/prepare.h"
 #include "commands/sequence.h"
 #include "libpq/be-fsstubs.h"
@@ -104,6 +103,5 @@ taskq_task_isolation_clean(void)
 	PortalHashTableDeleteAll();
 	DropAllPreparedStatements();
 	LockReleaseSession(USER_LOCKMETHOD);
-	Async_UnlistenAll();
 	ResetSequenceCaches();
 }

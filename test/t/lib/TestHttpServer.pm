@@ -38,7 +38,7 @@
 #
 # The request log ($dir/http_requests.log, one line per event, written
 # unbuffered):
-#   Q <n> <epoch s> <peer addr> <method> <path> <Idempotency-Key or ->
+#   Q <n> <epoch s> <peer addr> <method> <path> <Idempotency-Key or -> <connection n>
 #   A <n> <epoch s> <status>
 # (Q when the request is fully received, A when the response is fully
 # written).  "Concurrency" is the number of requests received and not yet
@@ -185,8 +185,10 @@ sub max_concurrency { $_[0]->stats->{max_concurrency} }
 
 sub reset { $_[0]->get('/__reset'); return }
 
-# The request log: a list of hashes {n, t, peer, method, path, key, status,
-# t_done} (status and t_done undef for requests not answered yet).
+# The request log: a list of hashes {n, t, peer, method, path, key, conn,
+# status, t_done} (status and t_done undef for requests not answered yet;
+# conn numbers the connections, so a request made on a kept-alive
+# connection has the conn of an earlier one).
 sub requests
 {
 	my ($self) = @_;
@@ -199,7 +201,7 @@ sub requests
 		if ($f[0] eq 'Q' && @f >= 7)
 		{
 			my $r = { n => $f[1], t => $f[2], peer => $f[3], method => $f[4],
-				path => $f[5], key => ($f[6] eq '-' ? undef : $f[6]) };
+				path => $f[5], key => ($f[6] eq '-' ? undef : $f[6]), conn => $f[7] };
 			$by_n{ $f[1] } = $r;
 			push @order, $r;
 		}
@@ -317,7 +319,7 @@ sub _serve
 				{
 					$cs->blocking(0);
 					my $c = { sock => $cs, fd => fileno($cs), in => '', out => '',
-						serial => 0, peer => $cs->peerhost };
+						serial => 0, peer => $cs->peerhost, conn => ++$self->{nconn} };
 					$conns->{ $c->{fd} } = $c;
 					$self->{sel}->add($cs);
 				}
@@ -424,8 +426,8 @@ sub _process
 		my $key = $h{'idempotency-key'} // '-';
 		$key =~ s/\s/_/g;
 		(my $logpath = $target) =~ s/\s/%20/g;
-		syswrite($self->{logfh}, sprintf("Q %d %.6f %s %s %s %s\n",
-				$n, time, $c->{peer} // '-', $method, $logpath, $key));
+		syswrite($self->{logfh}, sprintf("Q %d %.6f %s %s %s %s %d\n",
+				$n, time, $c->{peer} // '-', $method, $logpath, $key, $c->{conn}));
 
 		$self->_route($c, $method, $target, \%h);
 	}
