@@ -31,7 +31,7 @@ BEGIN
 				  HINT = 'Drop or rename that schema (after checking what it holds), then create the extension again.';
 	END IF;
 
-	SELECT pg_catalog.string_agg(r.rolname, ', ') INTO stray
+	SELECT pg_catalog.string_agg(COALESCE(r.rolname, 'PUBLIC'), ', ') INTO stray
 	FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
 		 LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee
 	WHERE n.oid OPERATOR(pg_catalog.=) nsp
@@ -40,7 +40,7 @@ BEGIN
 	IF stray IS NOT NULL THEN
 		RAISE EXCEPTION 'roles other than its owner may create objects in schema "taskq"'
 			USING ERRCODE = 'insufficient_privilege',
-				  DETAIL = pg_catalog.format('CREATE on the schema is granted to: %s.', pg_catalog.coalesce(stray, 'PUBLIC')),
+				  DETAIL = pg_catalog.format('CREATE on the schema is granted to: %s.', stray),
 				  HINT = 'REVOKE CREATE ON SCHEMA taskq FROM those roles, then try again.';
 	END IF;
 
@@ -54,6 +54,8 @@ BEGIN
 		  UNION ALL
 		  SELECT pg_catalog.format('type %s', t.oid::pg_catalog.regtype), t.typowner
 		  FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) nsp
+			AND t.typrelid OPERATOR(pg_catalog.=) 0	/* a relation's row type: its relation is listed */
+			AND NOT (t.typcategory OPERATOR(pg_catalog.=) 'A' AND t.typelem OPERATOR(pg_catalog.<>) 0)
 		  UNION ALL
 		  SELECT pg_catalog.format('operator %s', o.oid::pg_catalog.regoperator), o.oprowner
 		  FROM pg_catalog.pg_operator o WHERE o.oprnamespace OPERATOR(pg_catalog.=) nsp

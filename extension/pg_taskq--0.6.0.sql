@@ -1,0 +1,399 @@
+/* pg_taskq--0.6.0.sql: the tables, functions and views of pg_taskq 0.6.0 */
+
+\echo Use "CREATE EXTENSION pg_taskq" to load this file. \quit
+
+/*
+ * The schema taskq must be ours.  CREATE EXTENSION creates it when it is
+ * missing, but adopts one that exists; one made beforehand by an ordinary
+ * role (a database owner may create schemas) would let that role drop and
+ * replace the tables that the workers' superuser writes, or place objects
+ * beside ours.  This script runs at the end of every install (the install
+ * walks 0.1.0 and the updates) and on the update of an existing one, so
+ * both refuse a schema that is owned by a role that is not a superuser,
+ * that another role may create objects in, or that holds an object owned
+ * by a role that is not a superuser (only superusers can install pg_taskq,
+ * so all of its own objects are theirs).
+ */
+DO $check$
+DECLARE
+	nsp oid := (SELECT n.oid FROM pg_catalog.pg_namespace n
+				WHERE n.nspname OPERATOR(pg_catalog.=) 'taskq');
+	owner_name text;
+	stray text;
+BEGIN
+	SELECT r.rolname INTO owner_name
+	FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+	WHERE n.oid OPERATOR(pg_catalog.=) nsp AND NOT r.rolsuper;
+	IF owner_name IS NOT NULL THEN
+		RAISE EXCEPTION 'schema "taskq" is owned by role "%", which is not a superuser', owner_name
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'pg_taskq runs its workers as a superuser on the tables of this schema, so the schema must belong to a superuser; it was probably created before CREATE EXTENSION pg_taskq by someone else.',
+				  HINT = 'Drop or rename that schema (after checking what it holds), then create the extension again.';
+	END IF;
+
+	SELECT pg_catalog.string_agg(COALESCE(r.rolname, 'PUBLIC'), ', ') INTO stray
+	FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
+		 LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee
+	WHERE n.oid OPERATOR(pg_catalog.=) nsp
+	  AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+	  AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner;
+	IF stray IS NOT NULL THEN
+		RAISE EXCEPTION 'roles other than its owner may create objects in schema "taskq"'
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = pg_catalog.format('CREATE on the schema is granted to: %s.', stray),
+				  HINT = 'REVOKE CREATE ON SCHEMA taskq FROM those roles, then try again.';
+	END IF;
+
+	SELECT pg_catalog.string_agg(pg_catalog.format('%s (owned by %s)', o.what, r.rolname), ', ')
+	INTO stray
+	FROM (SELECT pg_catalog.format('relation %s', c.oid::pg_catalog.regclass) AS what, c.relowner AS owner
+		  FROM pg_catalog.pg_class c WHERE c.relnamespace OPERATOR(pg_catalog.=) nsp
+		  UNION ALL
+		  SELECT pg_catalog.format('function %s', p.oid::pg_catalog.regprocedure), p.proowner
+		  FROM pg_catalog.pg_proc p WHERE p.pronamespace OPERATOR(pg_catalog.=) nsp
+		  UNION ALL
+		  SELECT pg_catalog.format('type %s', t.oid::pg_catalog.regtype), t.typowner
+		  FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) nsp
+			AND t.typrelid OPERATOR(pg_catalog.=) 0	/* a relation's row type: its relation is listed */
+			AND NOT (t.typcategory OPERATOR(pg_catalog.=) 'A' AND t.typelem OPERATOR(pg_catalog.<>) 0)
+		  UNION ALL
+		  SELECT pg_catalog.format('operator %s', o.oid::pg_catalog.regoperator), o.oprowner
+		  FROM pg_catalog.pg_operator o WHERE o.oprnamespace OPERATOR(pg_catalog.=) nsp
+		  UNION ALL
+		  SELECT pg_catalog.format('operator class %s', c.opcname), c.opcowner
+		  FROM pg_catalog.pg_opclass c WHERE c.opcnamespace OPERATOR(pg_catalog.=) nsp
+		  UNION ALL
+		  SELECT pg_catalog.format('operator family %s', f.opfname), f.opfowner
+		  FROM pg_catalog.pg_opfamily f WHERE f.opfnamespace OPERATOR(pg_catalog.=) nsp
+		  UNION ALL
+		  SELECT pg_catalog.format('collation %s', c.collname), c.collowner
+		  FROM pg_catalog.pg_collation c WHERE c.collnamespace OPERATOR(pg_catalog.=) nsp
+		  UNION ALL
+		  SELECT pg_catalog.format('conversion %s', c.conname), c.conowner
+		  FROM pg_catalog.pg_conversion c WHERE c.connamespace OPERATOR(pg_catalog.=) nsp
+		  UNION ALL
+		  SELECT pg_catalog.format('text search configuration %s', c.cfgname), c.cfgowner
+		  FROM pg_catalog.pg_ts_config c WHERE c.cfgnamespace OPERATOR(pg_catalog.=) nsp
+		  UNION ALL
+		  SELECT pg_catalog.format('text search dictionary %s', d.dictname), d.dictowner
+		  FROM pg_catalog.pg_ts_dict d WHERE d.dictnamespace OPERATOR(pg_catalog.=) nsp
+		  UNION ALL
+		  SELECT pg_catalog.format('statistics object %s', s.stxname), s.stxowner
+		  FROM pg_catalog.pg_statistic_ext s WHERE s.stxnamespace OPERATOR(pg_catalog.=) nsp
+		  UNION ALL
+		  SELECT pg_catalog.format('extension %s', e.extname), e.extowner
+		  FROM pg_catalog.pg_extension e WHERE e.extnamespace OPERATOR(pg_catalog.=) nsp
+			AND e.extname OPERATOR(pg_catalog.<>) 'pg_taskq') o
+		 JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) o.owner
+	WHERE NOT r.rolsuper;
+	IF stray IS NOT NULL THEN
+		RAISE EXCEPTION 'schema "taskq" holds objects owned by roles that are not superusers'
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = pg_catalog.format('Found: %s.', stray),
+				  HINT = 'The schema was probably created before CREATE EXTENSION pg_taskq by someone else: drop or rename it (after checking what it holds), then create the extension again.';
+	END IF;
+END
+$check$;
+
+/*
+ * taskq_admin is cluster-wide and may already exist (the extension is
+ * installed in another database, or was dropped and created again).
+ */
+DO $do$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles
+				   WHERE rolname OPERATOR(pg_catalog.=) 'taskq_admin') THEN
+		CREATE ROLE taskq_admin NOLOGIN;
+	END IF;
+END
+$do$;
+
+CREATE TABLE taskq.tasks (
+	id				bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+	queue			text NOT NULL,
+	fn				regprocedure NOT NULL,
+	args			jsonb NOT NULL DEFAULT '[]',
+	state			text NOT NULL DEFAULT 'queued'
+		CHECK (state IN ('waiting', 'queued', 'running', 'succeeded', 'failed', 'cancelled')),
+	priority		integer NOT NULL DEFAULT 0,
+	attempt			integer NOT NULL DEFAULT 0,
+	max_attempts	integer NOT NULL DEFAULT 3 CHECK (max_attempts >= 1),
+	run_at			timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	timeout			interval,
+	unique_key		text,
+	owner			regrole NOT NULL,
+	result			jsonb,
+	error			text,
+	sqlstate		text,
+	enqueued_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	started_at		timestamptz,
+	finished_at		timestamptz,
+	worker_pid		integer,
+	/* internal: which worker claimed it, and the crash-isolation flags */
+	worker_token	bigint,
+	batched			boolean NOT NULL DEFAULT false,
+	run_alone		boolean NOT NULL DEFAULT false,
+	/* workflows (docs/workflows.md) */
+	workflow_id		bigint,
+	pending			integer NOT NULL DEFAULT 0,
+	has_dependents	boolean NOT NULL DEFAULT false,
+	/* set by taskq.cancel on a running task; its worker stops it */
+	cancel_requested boolean NOT NULL DEFAULT false,
+	/* lock keys (see the README) */
+	lock_key		text,
+	lock_mode		"char" CHECK (lock_mode IN ('s', 'x')),
+	CONSTRAINT tasks_lock_check CHECK ((lock_key IS NULL) = (lock_mode IS NULL))
+);
+
+COMMENT ON TABLE taskq.tasks IS 'every task of pg_taskq, queued, running and finished';
+
+/*
+ * What workers claim: only queued rows are in it, so finished ones cost
+ * nothing.  Tasks with a lock key sit in a range of their own
+ * ((lock_key IS NULL) = false) that the claims, which ask for lock_key IS
+ * NULL, never enter; they are claimed through tasks_lock_queued_idx.
+ */
+CREATE INDEX tasks_claim_idx ON taskq.tasks (queue, (lock_key IS NULL), priority DESC, run_at, id)
+	WHERE state = 'queued';
+/* tasks that shared a crashed batch: claimed one at a time (see docs/design.md) */
+CREATE INDEX tasks_claim_alone_idx ON taskq.tasks (queue, priority DESC, run_at, id)
+	WHERE state = 'queued' AND run_alone AND lock_key IS NULL;
+/* orphan recovery */
+CREATE INDEX tasks_running_idx ON taskq.tasks (queue) WHERE state = 'running';
+/* at most one unfinished task per unique_key, for each role */
+CREATE UNIQUE INDEX tasks_unique_key_idx ON taskq.tasks (owner, unique_key)
+	WHERE unique_key IS NOT NULL AND state IN ('waiting', 'queued', 'running');
+CREATE INDEX tasks_workflow_idx ON taskq.tasks (workflow_id) WHERE workflow_id IS NOT NULL;
+/* lock keys, (owner, lock_key): the queued tasks of a key, and its holders */
+CREATE INDEX tasks_lock_queued_idx ON taskq.tasks (queue, owner, lock_key, id)
+	WHERE state = 'queued' AND lock_key IS NOT NULL;
+CREATE INDEX tasks_lock_running_idx ON taskq.tasks (owner, lock_key)
+	WHERE state = 'running' AND lock_key IS NOT NULL;
+
+/*
+ * Users read their own tasks; every change goes through the functions below,
+ * which write with the table owner's rights.
+ */
+ALTER TABLE taskq.tasks ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tasks_owner_or_admin ON taskq.tasks FOR SELECT
+	USING (owner OPERATOR(pg_catalog.=) pg_catalog.current_user()::pg_catalog.regrole
+		   OR pg_catalog.pg_has_role('taskq_admin', 'MEMBER'));
+
+REVOKE ALL ON taskq.tasks FROM PUBLIC;
+GRANT SELECT ON taskq.tasks TO PUBLIC;
+GRANT USAGE ON SCHEMA taskq TO PUBLIC;
+
+CREATE FUNCTION taskq.enqueue(fn text,
+							  args jsonb DEFAULT '[]',
+							  queue text DEFAULT 'default',
+							  priority integer DEFAULT 0,
+							  run_at timestamptz DEFAULT NULL,
+							  delay interval DEFAULT NULL,
+							  max_attempts integer DEFAULT 3,
+							  timeout interval DEFAULT NULL,
+							  unique_key text DEFAULT NULL,
+							  lock text DEFAULT NULL)
+	RETURNS bigint
+	LANGUAGE c VOLATILE CALLED ON NULL INPUT
+	AS 'MODULE_PATHNAME', 'taskq_enqueue';
+
+COMMENT ON FUNCTION taskq.enqueue(text, jsonb, text, integer, timestamptz, interval, integer, interval, text, text)
+	IS 'enqueue a call of a SQL function; lock => ''shared:KEY'' or ''exclusive:KEY''; returns the task id';
+
+CREATE FUNCTION taskq.enqueue_trigger()
+	RETURNS trigger
+	LANGUAGE c
+	AS 'MODULE_PATHNAME', 'taskq_enqueue_trigger';
+
+COMMENT ON FUNCTION taskq.enqueue_trigger()
+	IS 'trigger: enqueue fn(NEW) (OLD for DELETE) on a queue; arguments: fn [, queue]';
+
+CREATE FUNCTION taskq.wait(id bigint, timeout interval DEFAULT NULL)
+	RETURNS taskq.tasks
+	LANGUAGE c VOLATILE CALLED ON NULL INPUT
+	AS 'MODULE_PATHNAME', 'taskq_wait';
+
+COMMENT ON FUNCTION taskq.wait(bigint, interval)
+	IS 'block until the task is finished (or the timeout passes) and return its row';
+
+CREATE FUNCTION taskq.queues(OUT queue text, OUT concurrency integer)
+	RETURNS SETOF record
+	LANGUAGE c STABLE STRICT
+	AS 'MODULE_PATHNAME', 'taskq_queues';
+
+COMMENT ON FUNCTION taskq.queues()
+	IS 'the queues configured by taskq.queues, with their concurrency';
+
+CREATE VIEW taskq.queue_stats WITH (security_invoker = true) AS
+SELECT q.queue,
+	   q.concurrency,
+	   pg_catalog.count(*) FILTER (WHERE t.state OPERATOR(pg_catalog.=) 'waiting') AS waiting,
+	   pg_catalog.count(*) FILTER (WHERE t.state OPERATOR(pg_catalog.=) 'queued') AS queued,
+	   pg_catalog.count(*) FILTER (WHERE t.state OPERATOR(pg_catalog.=) 'running') AS running,
+	   pg_catalog.count(*) FILTER (WHERE t.state OPERATOR(pg_catalog.=) 'succeeded') AS succeeded,
+	   pg_catalog.count(*) FILTER (WHERE t.state OPERATOR(pg_catalog.=) 'failed') AS failed,
+	   pg_catalog.count(*) FILTER (WHERE t.state OPERATOR(pg_catalog.=) 'cancelled') AS cancelled,
+	   pg_catalog.now() OPERATOR(pg_catalog.-)
+		   pg_catalog.min(t.enqueued_at) FILTER (WHERE t.state OPERATOR(pg_catalog.=) 'queued')
+		   AS oldest_queued_age
+FROM (SELECT c.queue, c.concurrency FROM taskq.queues() c
+	  UNION
+	  SELECT DISTINCT t2.queue, NULL::integer FROM taskq.tasks t2
+	  WHERE t2.queue OPERATOR(pg_catalog.<>) ALL (SELECT c2.queue FROM taskq.queues() c2)) q
+	 LEFT JOIN taskq.tasks t ON t.queue OPERATOR(pg_catalog.=) q.queue
+GROUP BY q.queue, q.concurrency;
+
+COMMENT ON VIEW taskq.queue_stats
+	IS 'per queue: configured concurrency, tasks in each state, age of the oldest queued task';
+
+GRANT SELECT ON taskq.queue_stats TO PUBLIC;
+
+/* workflows (see docs/workflows.md) */
+/* task_id waits for depends_on */
+CREATE TABLE taskq.dependencies (
+	task_id		bigint NOT NULL,
+	depends_on	bigint NOT NULL,
+	position	integer NOT NULL DEFAULT 0,
+	mode		"char" NOT NULL CHECK (mode IN ('p', 'c', 'o', 'e', 'f')),
+	PRIMARY KEY (task_id, depends_on)
+);
+CREATE INDEX dependencies_depends_on_idx ON taskq.dependencies (depends_on);
+
+COMMENT ON TABLE taskq.dependencies IS
+	'workflow edges: task_id waits for depends_on (p: gets its result prepended, c: collects it at position, o: order only, e/f: error callback with/without the failure)';
+
+/* dependencies show only what the reader's tasks depend on */
+ALTER TABLE taskq.dependencies ENABLE ROW LEVEL SECURITY;
+CREATE POLICY dependencies_owner_or_admin ON taskq.dependencies FOR SELECT
+	USING (EXISTS (SELECT FROM taskq.tasks t WHERE t.id OPERATOR(pg_catalog.=) task_id));
+REVOKE ALL ON taskq.dependencies FROM PUBLIC;
+GRANT SELECT ON taskq.dependencies TO PUBLIC;
+
+CREATE DOMAIN taskq.signature AS jsonb
+	CHECK (pg_catalog.jsonb_typeof(VALUE) OPERATOR(pg_catalog.=) 'object');
+
+COMMENT ON DOMAIN taskq.signature IS
+	'a task or workflow described, not enqueued: build with taskq.task, chain, group, chord';
+
+CREATE FUNCTION taskq.task(fn text,
+						   args jsonb DEFAULT '[]',
+						   queue text DEFAULT 'default',
+						   priority integer DEFAULT 0,
+						   delay interval DEFAULT NULL,
+						   max_attempts integer DEFAULT 3,
+						   timeout interval DEFAULT NULL,
+						   immutable boolean DEFAULT false,
+						   lock text DEFAULT NULL)
+	RETURNS taskq.signature
+	LANGUAGE c STABLE CALLED ON NULL INPUT
+	AS 'MODULE_PATHNAME', 'taskq_task_signature';
+
+COMMENT ON FUNCTION taskq.task(text, jsonb, text, integer, interval, integer, interval, boolean, text)
+	IS 'signature of a SQL task; immutable => true: it does not receive the previous result; lock => ''shared:KEY'' or ''exclusive:KEY''';
+
+CREATE FUNCTION taskq.chain(VARIADIC steps taskq.signature[])
+	RETURNS taskq.signature
+	LANGUAGE c IMMUTABLE STRICT
+	AS 'MODULE_PATHNAME', 'taskq_chain_signature';
+
+COMMENT ON FUNCTION taskq.chain(taskq.signature[])
+	IS 'signature: run the steps one after the other, each receiving the previous result';
+
+CREATE FUNCTION taskq.group(VARIADIC members taskq.signature[])
+	RETURNS taskq.signature
+	LANGUAGE c IMMUTABLE STRICT
+	AS 'MODULE_PATHNAME', 'taskq_group_signature';
+
+COMMENT ON FUNCTION taskq.group(taskq.signature[])
+	IS 'signature: run the members in parallel; the result is the array of their results';
+
+CREATE FUNCTION taskq.chord(header taskq.signature[], body taskq.signature)
+	RETURNS taskq.signature
+	LANGUAGE c IMMUTABLE STRICT
+	AS 'MODULE_PATHNAME', 'taskq_chord_signature';
+
+COMMENT ON FUNCTION taskq.chord(taskq.signature[], taskq.signature)
+	IS 'signature: run body once after every header member succeeded, with the array of their results';
+
+CREATE FUNCTION taskq.enqueue(sig taskq.signature, on_error taskq.signature DEFAULT NULL)
+	RETURNS bigint
+	LANGUAGE c VOLATILE CALLED ON NULL INPUT
+	AS 'MODULE_PATHNAME', 'taskq_enqueue_signature';
+
+COMMENT ON FUNCTION taskq.enqueue(taskq.signature, taskq.signature)
+	IS 'enqueue a task or workflow atomically; returns the id of the task that carries its result';
+
+/* the collector of a group: its result is the array of the members' results */
+CREATE FUNCTION taskq.collect(results jsonb) RETURNS jsonb
+	LANGUAGE sql IMMUTABLE STRICT
+	AS 'SELECT results';
+
+COMMENT ON FUNCTION taskq.collect(jsonb)
+	IS 'the task that ends a group: returns the results of its members';
+
+/* the tasks of the workflow of a task, with what each waits for */
+CREATE FUNCTION taskq.workflow(id bigint)
+	RETURNS TABLE (task_id bigint, fn regprocedure, queue text, state text,
+				   depends_on bigint[], modes text, pending integer,
+				   attempt integer, result jsonb, error text)
+	LANGUAGE sql STABLE STRICT
+	SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT t.id, t.fn, t.queue, t.state,
+		   ARRAY(SELECT d.depends_on FROM taskq.dependencies d
+				 WHERE d.task_id OPERATOR(pg_catalog.=) t.id
+				 ORDER BY d.position, d.depends_on),
+		   (SELECT pg_catalog.string_agg(d.mode::text, '' ORDER BY d.position, d.depends_on)
+			FROM taskq.dependencies d WHERE d.task_id OPERATOR(pg_catalog.=) t.id),
+		   t.pending, t.attempt, t.result, t.error
+	FROM taskq.tasks t
+	WHERE t.id OPERATOR(pg_catalog.=) $1
+	   OR t.workflow_id OPERATOR(pg_catalog.=)
+		  (SELECT w.workflow_id FROM taskq.tasks w WHERE w.id OPERATOR(pg_catalog.=) $1)
+	ORDER BY t.id
+$$;
+
+COMMENT ON FUNCTION taskq.workflow(bigint)
+	IS 'the tasks of the workflow that task id belongs to, with their dependencies and states';
+
+/* what HTTP tasks name as their function; workers run the request instead */
+CREATE FUNCTION taskq.http_request(request jsonb)
+	RETURNS jsonb
+	LANGUAGE c VOLATILE STRICT
+	AS 'MODULE_PATHNAME', 'taskq_http_request';
+
+COMMENT ON FUNCTION taskq.http_request(jsonb)
+	IS 'the function of HTTP tasks: workers run the request; it cannot be called from SQL';
+
+CREATE FUNCTION taskq.http(url text,
+						   method text DEFAULT 'GET',
+						   headers jsonb DEFAULT '{}',
+						   body text DEFAULT NULL,
+						   timeout interval DEFAULT '30 s',
+						   queue text DEFAULT 'default',
+						   priority integer DEFAULT 0,
+						   delay interval DEFAULT NULL,
+						   max_attempts integer DEFAULT 3)
+	RETURNS taskq.signature
+	LANGUAGE c STABLE CALLED ON NULL INPUT
+	AS 'MODULE_PATHNAME', 'taskq_http_signature';
+
+COMMENT ON FUNCTION taskq.http(text, text, jsonb, text, interval, text, integer, interval, integer)
+	IS 'signature of an HTTP task; its result is {status, headers, body, url}';
+
+/* cancellation and retry */
+CREATE FUNCTION taskq.cancel(id bigint)
+	RETURNS boolean
+	LANGUAGE c VOLATILE STRICT
+	AS 'MODULE_PATHNAME', 'taskq_cancel';
+
+COMMENT ON FUNCTION taskq.cancel(bigint)
+	IS 'cancel a task: at once if it waits or is queued, promptly if it runs; what depends on it ends cancelled';
+
+CREATE FUNCTION taskq.retry(id bigint)
+	RETURNS boolean
+	LANGUAGE c VOLATILE STRICT
+	AS 'MODULE_PATHNAME', 'taskq_retry';
+
+COMMENT ON FUNCTION taskq.retry(bigint)
+	IS 'put a failed or cancelled task back in its queue, with its attempts counted afresh';
