@@ -61,7 +61,7 @@ my $wf = $node->safe_psql('postgres', "SELECT workflow_id FROM taskq.tasks WHERE
 is( $node->safe_psql('postgres', "SELECT state, sqlstate FROM taskq.wait($body, '30 s')"),
 	'failed|P0042', "the body ends failed, with the failed member's SQLSTATE");
 like($node->safe_psql('postgres', "SELECT error FROM taskq.tasks WHERE id = $body"),
-	qr/^dependency task $bad \(bad\(integer\)\) failed: member 2 is broken/,
+	qr/^dependency task $bad \(public\.bad\(integer\)\) failed: member 2 is broken/,
 	'its error names the failed task');
 is( $node->safe_psql('postgres',
 		"SELECT state, attempt, started_at IS NULL FROM taskq.tasks WHERE id = $body"),
@@ -89,7 +89,7 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM errback_runs WHERE tag = '
 is( $node->safe_psql('postgres',
 		"SELECT info->>'task_id', info->>'fn', info->>'sqlstate', info->>'error' "
 		  . "FROM errback_runs WHERE tag = 'chord'"),
-	"$bad|bad(integer)|P0042|member 2 is broken",
+	"$bad|public.bad(integer)|P0042|member 2 is broken",
 	"it received the failed task's id, function, SQLSTATE and error");
 
 # ---------------------------------------------------------------------------
@@ -132,7 +132,7 @@ is( $node->safe_psql('postgres',
 	'failed:0,failed:0', 'both later steps failed without running');
 is( $node->safe_psql('postgres',
 		"SELECT count(*) FROM taskq.tasks WHERE workflow_id = $wf AND id <> $first "
-		  . "AND error LIKE 'dependency task $first (bad(integer)) failed: member 21 is broken%' "
+		  . "AND error LIKE 'dependency task $first (public.bad(integer)) failed: member 21 is broken%' "
 		  . "AND sqlstate = 'P0042'"),
 	'2', 'each names the failed first step');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM member_runs WHERE i IS NULL OR i > 20'),
@@ -154,7 +154,7 @@ is($node->safe_psql('postgres', "SELECT state FROM taskq.wait($group, '30 s')"),
 is($node->safe_psql('postgres', "SELECT state, attempt FROM taskq.tasks WHERE id = $bad2"),
 	'failed|2', 'after the failing member used its two attempts');
 like($node->safe_psql('postgres', "SELECT error FROM taskq.tasks WHERE id = $group"),
-	qr/^dependency task $bad2 \(bad\(integer\)\) failed: member 32 is broken/,
+	qr/^dependency task $bad2 \(public\.bad\(integer\)\) failed: member 32 is broken/,
 	'its error names the failed member');
 is($node->safe_psql('postgres', "SELECT count(*) FROM body_runs WHERE tag = 'after group'"),
 	'0', 'and it did not run');

@@ -35,7 +35,8 @@ my $dboid = $node->safe_psql('postgres',
 $node->safe_psql('postgres', <<'SQL');
 CREATE TABLE history (id bigint, state text, attempt int, started_at timestamptz,
 	finished_at timestamptz, run_at timestamptz, at timestamptz DEFAULT clock_timestamp());
-CREATE FUNCTION record_history() RETURNS trigger LANGUAGE plpgsql AS $$
+-- (its own search_path: pg_taskq's statements run with pg_catalog, pg_temp)
+CREATE FUNCTION record_history() RETURNS trigger LANGUAGE plpgsql SET search_path = public AS $$
 BEGIN
 	INSERT INTO history (id, state, attempt, started_at, finished_at, run_at)
 	VALUES (NEW.id, NEW.state, NEW.attempt, NEW.started_at, NEW.finished_at, NEW.run_at);

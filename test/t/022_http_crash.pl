@@ -28,7 +28,8 @@ my $dboid = $node->safe_psql('postgres',
 # every committed transition of a task to a final state
 $node->safe_psql('postgres', <<'SQL');
 CREATE TABLE endings (id bigint, state text, attempt int, at timestamptz DEFAULT clock_timestamp());
-CREATE FUNCTION record_ending() RETURNS trigger LANGUAGE plpgsql AS $$
+-- (its own search_path: pg_taskq's statements run with pg_catalog, pg_temp)
+CREATE FUNCTION record_ending() RETURNS trigger LANGUAGE plpgsql SET search_path = public AS $$
 BEGIN
 	IF NEW.state IN ('succeeded', 'failed', 'cancelled') AND OLD.state IS DISTINCT FROM NEW.state THEN
 		INSERT INTO endings (id, state, attempt) VALUES (NEW.id, NEW.state, NEW.attempt);
