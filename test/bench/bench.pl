@@ -101,7 +101,7 @@ sub print_usage
 usage: perl test/bench/bench.pl [options]
   --quick               short smoke run (1 x 2 s pgbench, 2,000 tasks, 50 probes); no results file
   --only LIST           comma-separated workloads:
-                        pgbench,throughput,latency,chord,chain,http,mapreduce,bigtable
+                        pgbench,throughput,isolation,latency,chord,chain,http,mapreduce,bigtable
   --results-dir DIR     where YYYY-MM-DD.md is appended (default test/bench/results,
                         or $TASKQ_BENCH_RESULTS_DIR)
   --no-results          do not write a results file
@@ -125,6 +125,7 @@ EOT
 my @WORKLOADS = (
 	{ name => 'pgbench',    run => \&wl_pgbench_baseline },
 	{ name => 'throughput', run => \&wl_throughput },
+	{ name => 'isolation',  run => \&wl_isolation },
 	{ name => 'latency',    run => \&wl_latency },
 	{ name => 'chord',      run => \&wl_chord },
 	{ name => 'chain',      run => \&wl_chain },
@@ -198,6 +199,9 @@ CREATE EXTENSION pg_taskq;
 CREATE TABLE one (id int PRIMARY KEY, v bigint NOT NULL);
 INSERT INTO one VALUES (1, 0);
 CREATE FUNCTION bench_noop() RETURNS void LANGUAGE sql AS $$ SELECT $$;
+-- a task that leaves a temporary table behind, for its worker to remove
+CREATE FUNCTION bench_temp() RETURNS void LANGUAGE plpgsql
+	AS $$ BEGIN CREATE TEMP TABLE bench_scratch (x int); END $$;
 CREATE TABLE bench_probe_log (n int PRIMARY KEY, ts timestamptz NOT NULL);
 CREATE FUNCTION bench_probe(n int) RETURNS void LANGUAGE sql
 	AS $$ INSERT INTO bench_probe_log VALUES (n, clock_timestamp()) $$;
@@ -464,12 +468,13 @@ EOSQL
 # not given)
 sub independent_run
 {
-	my ($s, $n, $what) = @_;
+	my ($s, $n, $what, $fn) = @_;
 	$what //= 'chord';
+	$fn //= 'bench_noop';
 	$s->query('BEGIN');
 	my ($lo, $hi, $cnt) = split /\|/, $s->query(
 		"SELECT min(id), max(id), count(*) FROM "
-		. "(SELECT taskq.enqueue('bench_noop', '[]', queue => 'bench') AS id "
+		. "(SELECT taskq.enqueue('$fn', '[]', queue => 'bench') AS id "
 		. "FROM generate_series(1, $n)) s");
 	$cnt == $n or die "enqueued $cnt tasks instead of $n\n";
 	my (undef, $t_commit) = $s->query_multi(
@@ -481,6 +486,36 @@ sub independent_run
 	$ok == $n or die "$what: only $ok of $n independent tasks succeeded: "
 		. state_counts('bench', $lo, $hi) . "\n";
 	return $t_done - $t_commit;
+}
+
+# 2b. What removing a task's session state costs (src/task_isolation.c):
+#    N tasks that each create a temporary table (which their worker must
+#    drop before the next task: a second CREATE would fail otherwise) against
+#    N no-op tasks, in pairs of runs of alternating order; the difference
+#    per task.  The clean-up a no-op task gets (cursors, prepared statements,
+#    session locks, sequence state) is in every figure of this benchmark.
+sub wl_isolation
+{
+	my $n = $opt{tasks};
+	my $s = Session->new();
+	my ($base, $other, $ratio) = paired_runs($opt{throughput_runs},
+		sub { independent_run($s, $n, 'isolation') },
+		sub { independent_run($s, $n, 'isolation', 'bench_temp') },
+		sub {
+			my ($run, $b, $o, $r) = @_;
+			note(sprintf 'run %d: %d no-op tasks %.3f s; %d temp-table tasks %.3f s; %.1f us more per task',
+				$run, $n, $b, $n, $o, ($o - $b) / $n * 1e6);
+		});
+	$s->finish;
+	my @extra = map { ($other->[$_] - $base->[$_]) / $n * 1e6 } 0 .. $#$base;
+	add_row(
+		workload => "isolation: $n tasks that each leave a temporary table, against $n no-op tasks, 2 workers"
+			. (@extra > 1 ? sprintf(' (median of %d pairs)', scalar @extra) : ''),
+		measured => sprintf('%.1f us more per task (pairs: %s); no-op: %.0f tasks/s, temp-table: %.0f tasks/s',
+			median(@extra), join(', ', map { sprintf '%.1f', $_ } @extra),
+			$n / median(@$base), $n / median(@$other)),
+		ratio => sprintf('%.2f', median(@$ratio)),
+	);
 }
 
 # one transaction enqueues a chord of $n no-op members on 'bench'; seconds
