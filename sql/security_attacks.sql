@@ -25,8 +25,8 @@ CREATE FUNCTION mallory.char_eq(a "char", b "char") RETURNS boolean LANGUAGE plp
   $$ BEGIN PERFORM mallory.grab(); RETURN a OPERATOR(pg_catalog.=) b; END $$;
 CREATE OPERATOR mallory.= (LEFTARG = "char", RIGHTARG = "char", FUNCTION = mallory.char_eq);
 CREATE FUNCTION mallory.noop() RETURNS int LANGUAGE sql AS 'SELECT 1';
-SET search_path = mallory, pg_catalog;
 SELECT taskq.enqueue('mallory.noop', delay => '1 hour') AS t \gset
+SET search_path = mallory, pg_catalog;
 SELECT taskq.cancel(:t) AS cancelled, taskq.retry(:t) AS retried, taskq.cancel(:t) AS cancelled_again;
 SELECT taskq.enqueue('mallory.noop', unique_key => 'k1', delay => '1 hour') AS u \gset
 SELECT taskq.enqueue('mallory.noop', unique_key => 'k1', delay => '1 hour') = :u AS same_task;
@@ -35,9 +35,11 @@ SELECT taskq.enqueue(taskq.chain(taskq.task('mallory.noop', delay => '1 hour'),
 RESET search_path;
 RESET ROLE;
 ALTER ROLE taskq_mallory SET search_path = mallory, pg_catalog;
+SET ROLE taskq_mallory;
+SELECT taskq.enqueue('mallory.noop', delay => '1 hour') AS t \gset
+RESET ROLE;
 \c - taskq_mallory
 SHOW search_path;
-SELECT taskq.enqueue('mallory.noop', delay => '1 hour') AS t \gset
 SELECT taskq.cancel(:t) AS cancelled, taskq.retry(:t) AS retried;
 SELECT taskq.enqueue('mallory.noop') AS t \gset
 SELECT state FROM taskq.wait(:t, '30 s');

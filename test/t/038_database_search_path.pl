@@ -63,8 +63,10 @@ is($node->safe_psql('postgres',
 
 # everything the workers do: plain tasks, failures and retries, a chord,
 # cancellation of a running task, and the recovery of an orphan
+# (enqueued with a plain search_path: this test is about the workers)
 my $ids = $node->safe_psql('shop', q{
 SET ROLE shopowner;
+SET search_path = public;
 SELECT taskq.enqueue('public.work', '[1]');
 SELECT taskq.enqueue('public.fail', max_attempts => 2);
 SELECT taskq.enqueue(taskq.chord(ARRAY[taskq.task('public.work', '[1]'), taskq.task('public.work', '[2]')],
@@ -76,16 +78,16 @@ is($node->safe_psql('shop', "SELECT state || ' ' || attempt FROM taskq.wait($fai
 is($node->safe_psql('shop', "SELECT state || ' ' || result FROM taskq.wait($chord, '30 s')"),
 	'succeeded 2', "a chord's body ran with its header's results");
 # (enqueued on its own: a batch that held it would hold the others' commit)
-my $long = $node->safe_psql('shop', q{SET ROLE shopowner; SELECT taskq.enqueue('public.long')});
+my $long = $node->safe_psql('shop', q{SET ROLE shopowner; SET search_path = public; SELECT taskq.enqueue('public.long')});
 ok(poll_until($node, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'task $long:%'", '1'),
 	'the long task runs');
 my $pid = $node->safe_psql('shop', "SELECT pid FROM pg_stat_activity WHERE query LIKE 'task $long:%'");
 $node->safe_psql('shop', "SELECT pg_terminate_backend($pid)");
 # (enqueued on its own: a batch that held it would hold the others' commit)
-my $long = $node->safe_psql('shop', q{SET ROLE shopowner; SELECT taskq.enqueue('public.long')});
+my $long = $node->safe_psql('shop', q{SET ROLE shopowner; SET search_path = public; SELECT taskq.enqueue('public.long')});
 ok(poll_until($node, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'task $long:%'", '1'),
 	'its worker was terminated, and the orphan runs again in a new one');
-$node->safe_psql('shop', "SET ROLE shopowner; SELECT taskq.cancel($long)");
+$node->safe_psql('shop', "SET ROLE shopowner; SET search_path = public; SELECT taskq.cancel($long)");
 is($node->safe_psql('shop', "SELECT state FROM taskq.wait($long, '30 s')"), 'cancelled',
 	'then taskq.cancel stopped it');
 
