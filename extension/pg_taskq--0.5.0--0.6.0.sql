@@ -111,3 +111,14 @@ CREATE INDEX tasks_lock_queued_idx ON taskq.tasks (queue, owner, lock_key, id)
 DROP INDEX taskq.tasks_lock_running_idx;
 CREATE INDEX tasks_lock_running_idx ON taskq.tasks (owner, lock_key)
 	WHERE state = 'running' AND lock_key IS NOT NULL;
+
+/*
+ * Backups keep the queue (SPEC 7.11): pg_dump dumps the rows of the
+ * extension's tables, and the state of the id sequence, with the extension
+ * (they are its configuration, in PostgreSQL's terms).  Row-level security
+ * applies to a dump as to any read: dump as a superuser (or a role with
+ * BYPASSRLS), see the README.
+ */
+SELECT pg_catalog.pg_extension_config_dump('taskq.tasks', '');
+SELECT pg_catalog.pg_extension_config_dump('taskq.dependencies', '');
+SELECT pg_catalog.pg_extension_config_dump('taskq.tasks_id_seq', '');

@@ -397,3 +397,14 @@ CREATE FUNCTION taskq.retry(id bigint)
 
 COMMENT ON FUNCTION taskq.retry(bigint)
 	IS 'put a failed or cancelled task back in its queue, with its attempts counted afresh';
+
+/*
+ * Backups keep the queue (SPEC 7.11): pg_dump dumps the rows of the
+ * extension's tables, and the state of the id sequence, with the extension
+ * (they are its configuration, in PostgreSQL's terms).  Row-level security
+ * applies to a dump as to any read: dump as a superuser (or a role with
+ * BYPASSRLS), see the README.
+ */
+SELECT pg_catalog.pg_extension_config_dump('taskq.tasks', '');
+SELECT pg_catalog.pg_extension_config_dump('taskq.dependencies', '');
+SELECT pg_catalog.pg_extension_config_dump('taskq.tasks_id_seq', '');

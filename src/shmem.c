@@ -220,7 +220,12 @@ taskq_wake_queue(const char *queue)
 	LWLockRelease(shared->lock);
 }
 
-/* The claim tokens of the workers alive now; returns how many. */
+/*
+ * The claim tokens of the workers of this database alive now; returns how
+ * many.  Only this database's: a row restored from a dump of another
+ * database of the cluster carries the token of a worker that may still be
+ * alive there, and is an orphan here all the same.
+ */
 int
 taskq_live_tokens(int64 *tokens, int max)
 {
@@ -229,7 +234,8 @@ taskq_live_tokens(int64 *tokens, int max)
 	LWLockAcquire(shared->lock, LW_SHARED);
 	for (int i = 0; i < shared->nslots && n < max; i++)
 	{
-		if (shared->slots[i].pid != 0 && shared->slots[i].token != 0)
+		if (shared->slots[i].pid != 0 && shared->slots[i].token != 0 &&
+			shared->slots[i].dboid == MyDatabaseId)
 			tokens[n++] = shared->slots[i].token;
 	}
 	LWLockRelease(shared->lock);

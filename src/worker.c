@@ -570,6 +570,36 @@ is_janitor(void)
 	return my_index == 0 && cfg->nqueues > 0 && strcmp(cfg->queues[0].name, my_queue) == 0;
 }
 
+/*
+ * Orphaned tasks are recovered when a worker starts (a worker that died is
+ * restarted at once).  Rows can also arrive orphaned: a pg_restore of a dump
+ * taken while tasks ran writes them as 'running', with tokens of workers of
+ * another server.  So the pruning worker also looks for orphans when it
+ * goes idle, every RECOVER_EVERY_MS at most; it costs one index scan of the
+ * running tasks.
+ */
+#define RECOVER_EVERY_MS 10000
+
+static void
+recover_orphans_if_due(void)
+{
+	static TimestampTz last = 0;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (last != 0 && !TimestampDifferenceExceeds(last, now, RECOVER_EVERY_MS))
+		return;
+	last = now;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "recovering orphaned tasks");
+	(void) taskq_recover_orphans();
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
 /* How long to sleep: until the next delayed task is due, within limits. */
 static long
 idle_timeout(void)
@@ -705,6 +735,9 @@ taskq_worker_main(Datum arg)
 			rate_wait_ms = 0;
 			continue;
 		}
+		/* (recovered tasks wake their queues' workers: this one too) */
+		if (is_janitor())
+			recover_orphans_if_due();
 		wait_for_wakeup(idle_timeout());
 		queue_drained = false;
 	}

@@ -94,6 +94,13 @@ my $members = q{SELECT pg_describe_object(classid, objid, objsubid) FROM pg_depe
 is($node->safe_psql('upgraded', $members), $node->safe_psql('fresh', $members),
 	'the same member objects');
 
+# and the same tables and sequences that pg_dump dumps with the extension
+my $config = q{SELECT extconfig::regclass[]::text, extcondition FROM pg_extension WHERE extname = 'pg_taskq'};
+is($node->safe_psql('upgraded', $config), $node->safe_psql('fresh', $config),
+	'the same configuration tables for pg_dump');
+like($node->safe_psql('fresh', $config), qr/taskq\.tasks.*taskq\.dependencies.*taskq\.tasks_id_seq/,
+	'tasks, dependencies and the id sequence');
+
 $node->stop;
 done_testing();
 
