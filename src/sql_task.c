@@ -29,6 +29,7 @@
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -64,6 +65,36 @@ typedef struct FnInfo
 
 static HTAB *call_plans = NULL;
 
+/*
+ * The plans call a function by its name, as of when they were built.  When
+ * pg_proc changes (a function renamed, dropped, created, replaced), the plan
+ * cache would re-parse a plan's text, and find the function that has the
+ * name now: none after a RENAME, another one after DROP and CREATE.  So any
+ * change to pg_proc throws our plans away, and the next call builds its SQL
+ * from the catalog again, for the function's OID: a task runs the function
+ * it was enqueued with, or fails if that function is gone.
+ */
+static bool call_plans_stale = false;
+
+static void
+pg_proc_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	call_plans_stale = true;
+}
+
+static void
+forget_call_plans(void)
+{
+	HASH_SEQ_STATUS status;
+	CallPlan   *entry;
+
+	hash_seq_init(&status, call_plans);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		SPI_freeplan(entry->plan);
+	hash_destroy(call_plans);
+	call_plans = NULL;
+}
+
 static void
 load_fn_info(Oid fn, FnInfo *info)
 {
@@ -75,10 +106,14 @@ load_fn_info(Oid fn, FnInfo *info)
 
 	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
 	if (!HeapTupleIsValid(tup))
+	{
+		/* in a task: no retry will bring the function back */
+		taskq_fail_for_good = true;
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("function with OID %u does not exist", fn),
 				 errdetail("The function was dropped after the task was enqueued.")));
+	}
 	proc = (Form_pg_proc) GETSTRUCT(tup);
 
 	info->fn = fn;
@@ -328,9 +363,19 @@ get_call_plan(Oid fn, Jsonb *args)
 	Oid			argtypes[1] = {JSONBOID};
 	SPIPlanPtr	plan;
 
+	if (call_plans_stale && call_plans != NULL)
+		forget_call_plans();
+	call_plans_stale = false;
 	if (call_plans == NULL)
 	{
 		HASHCTL		ctl;
+		static bool callback_registered = false;
+
+		if (!callback_registered)
+		{
+			CacheRegisterSyscacheCallback(PROCOID, pg_proc_changed, (Datum) 0);
+			callback_registered = true;
+		}
 
 		ctl.keysize = PLAN_KEY_LEN;
 		ctl.entrysize = sizeof(CallPlan);

@@ -273,5 +273,7 @@ extern void taskq_prune_if_due(void);
 
 /* worker.c */
 extern double taskq_retry_backoff(int attempt);
+extern bool taskq_in_task;		/* a worker is running a SQL task now */
+extern bool taskq_fail_for_good;	/* the task's error can never go away */
 
 #endif							/* TASKQ_H */

@@ -89,6 +89,20 @@ taskq_wait(PG_FUNCTION_ARGS)
 														   TimestampTzGetDatum(GetCurrentTimestamp()),
 														   IntervalPGetDatum(timeout)));
 	}
+	if (taskq_in_task)
+	{
+		/*
+		 * A task that waits holds its worker, and with it its batch; the
+		 * task waited for may be in that batch, or need that very worker
+		 * (a queue of concurrency 1): it would wait for ever.
+		 */
+		taskq_fail_for_good = true;
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("taskq.wait cannot be called by a task"),
+				 errdetail("A task that waits holds its worker, which may be the one that must run the task it waits for."),
+				 errhint("Make what needs the other task's result a later step: taskq.chain(first, then), or the body of a taskq.chord.")));
+	}
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -46,6 +46,14 @@ static MemoryContext batch_context = NULL;
 /* moving average of how long this worker's tasks take, or -1 before any */
 static double task_us_estimate = -1;
 
+/*
+ * While a SQL task runs: code it calls (taskq.wait) can tell; and code that
+ * raises an error no retry could cure sets taskq_fail_for_good first, so the
+ * task fails at once instead of after all its attempts.
+ */
+bool		taskq_in_task = false;
+bool		taskq_fail_for_good = false;
+
 /* Leave, telling the launcher why (a report it reads when it reaps the slot). */
 static void
 leave(TaskqReport report)
@@ -169,7 +177,10 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 		if (task->timeout_ms > 0)
 			enable_timeout_after(STATEMENT_TIMEOUT, task->timeout_ms);
 
+		taskq_in_task = true;
+		taskq_fail_for_good = false;
 		result = taskq_run_sql_task(task->fn, task->args);
+		taskq_in_task = false;
 
 		HOLD_CANCEL_INTERRUPTS();
 		if (task->timeout_ms > 0)
@@ -193,6 +204,7 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 		ErrorData  *edata;
 
 		HOLD_CANCEL_INTERRUPTS();
+		taskq_in_task = false;
 		if (task->timeout_ms > 0)
 			disable_timeout(STATEMENT_TIMEOUT, false);
 
@@ -213,7 +225,7 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 			out->kind = TASKQ_CANCELLED;
 			out->error = "cancelled by taskq.cancel while it ran";
 		}
-		else if (task->attempt >= task->max_attempts)
+		else if (task->attempt >= task->max_attempts || taskq_fail_for_good)
 			out->kind = TASKQ_FAILED;
 		else
 		{
