@@ -20,6 +20,24 @@ SELECT taskq.enqueue(taskq.chain(taskq.task('noop', delay => '1 hour'), taskq.ta
 SELECT taskq.cancel(:wf - 2) AS cancelled_first_step;
 SELECT task_id - :wf AS rel, state, regexp_replace(error, '[0-9]+', 'N') AS error
 FROM taskq.workflow(:wf) ORDER BY task_id;
+-- retry of a step cancelled while it waited: it waits again for its
+-- predecessor, and runs after it, with its result
+SELECT taskq.enqueue(taskq.chain(taskq.task('update_metrics', '[910]', delay => '1 s'),
+                                 taskq.task('update_metrics'))) AS step2 \gset
+SELECT taskq.cancel(:step2) AS cancelled_waiting_step;
+SELECT taskq.retry(:step2) AS retried_waiting_step;
+SELECT state, pending FROM taskq.tasks WHERE id = :step2;
+SELECT state, result FROM taskq.wait(:step2, '30 s');
+SELECT s.started_at >= p.finished_at AS after_its_predecessor
+FROM taskq.tasks s, taskq.tasks p WHERE s.id = :step2 AND p.id = :step2 - 1;
+-- ... and one whose predecessor succeeded meanwhile is released by the retry
+SELECT taskq.enqueue(taskq.chain(taskq.task('update_metrics', '[920]', delay => '0.5 s'),
+                                 taskq.task('update_metrics'))) AS step2b \gset
+SELECT taskq.cancel(:step2b) AS cancelled_waiting_step;
+SELECT state FROM taskq.wait(:step2b - 1, '30 s');
+SELECT state FROM taskq.tasks WHERE id = :step2b;
+SELECT taskq.retry(:step2b) AS retried_after_predecessor;
+SELECT state, result, args FROM taskq.wait(:step2b, '30 s');
 -- a task enqueued in the same statement can be cancelled
 SELECT taskq.cancel(taskq.enqueue('update_metrics', '[901]', delay => '1 hour')) AS cancelled_same_statement;
 -- errors: unknown task, and another role's task

@@ -41,11 +41,25 @@ static const char *cancel_sql =
 " WHERE t.id OPERATOR(pg_catalog.=) $1 AND t.state IN ('waiting', 'queued', 'running')"
 " RETURNING t.state, t.worker_pid, t.has_dependents";
 
+/*
+ * A workflow step that was cancelled while it waited for its predecessors
+ * (pending > 0) goes back to waiting for those that have not succeeded
+ * since; if none is left, it is released at once (taskq_release_ready
+ * completes its arguments with their results).  Any other task is queued.
+ */
 static const char *retry_sql =
-"UPDATE taskq.tasks t SET state = 'queued', attempt = 0, run_at = pg_catalog.now(),"
+"UPDATE taskq.tasks t SET"
+"  state = CASE WHEN t.pending OPERATOR(pg_catalog.>) 0 THEN 'waiting' ELSE 'queued' END,"
+"  pending = CASE WHEN t.pending OPERATOR(pg_catalog.>) 0 THEN"
+"    (SELECT pg_catalog.count(*)::pg_catalog.int4 FROM taskq.dependencies d"
+"     JOIN taskq.tasks p ON p.id OPERATOR(pg_catalog.=) d.depends_on"
+"     WHERE d.task_id OPERATOR(pg_catalog.=) t.id AND d.mode IN ('p', 'c', 'o')"
+"       AND p.state OPERATOR(pg_catalog.<>) 'succeeded')"
+"    ELSE t.pending END,"
+"  attempt = 0, run_at = pg_catalog.now(),"
 "  finished_at = NULL, cancel_requested = false, worker_pid = NULL"
 " WHERE t.id OPERATOR(pg_catalog.=) $1 AND t.state IN ('failed', 'cancelled')"
-" RETURNING t.queue";
+" RETURNING t.queue, t.state, t.pending";
 
 /*
  * The task must exist and be visible to the caller; returns its state.  Read
@@ -141,7 +155,19 @@ taskq_retry(PG_FUNCTION_ARGS)
 		elog(ERROR, "pg_taskq: retrying the task failed");
 	found = SPI_processed == 1;
 	if (found)
-		taskq_wake_queue_at_commit(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *state = SPI_getvalue(tup, desc, 2);
+		bool		isnull;
+		int			pending = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+
+		if (strcmp(state, "queued") == 0)
+			taskq_wake_queue_at_commit(SPI_getvalue(tup, desc, 1));
+		else if (pending == 0)
+			taskq_release_ready(&id, 1);
+		/* else: it waits, and is released when its predecessors succeed */
+	}
 	taskq_restore_rights(&rights);
 	SPI_finish();
 	PG_RETURN_BOOL(found);

@@ -245,6 +245,7 @@ extern void taskq_signal_cancel_at_commit(int64 task_id, int worker_pid);
 extern void taskq_advance_succeeded(const int64 *ids, int n);
 extern void taskq_cancel_error_callbacks(const int64 *ids, int n);
 extern void taskq_advance_failed(int64 id, bool cancelled);
+extern void taskq_release_ready(const int64 *ids, int n);
 
 /* signature.c */
 extern const char *taskq_signature_kind(Jsonb *sig);

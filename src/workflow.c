@@ -192,16 +192,29 @@ taskq_advance_succeeded(const int64 *ids, int n)
 
 	if (nreleased > 0)
 	{
-		Datum		rvalues[1] = {taskq_int8_array(released, nreleased)};
-
 		/* a snapshot that sees the other predecessors' committed results */
 		PopActiveSnapshot();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		taskq_saved_plan(&release_plan, release_sql, 1, argtypes);
-		if (taskq_execute_plan(release_plan, rvalues, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
-			elog(ERROR, "pg_taskq: releasing workflow tasks failed");
-		wake_returned_queues();
+		taskq_release_ready(released, nreleased);
 	}
+}
+
+/*
+ * Queue the tasks ids[0..n-1] that wait with nothing left to wait for,
+ * their arguments completed with their predecessors' results; the others
+ * are left as they are.  Used by the advancer, and by taskq.retry of a step
+ * whose predecessors all succeeded while it was cancelled.
+ */
+void
+taskq_release_ready(const int64 *ids, int n)
+{
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	Datum		values[1] = {taskq_int8_array(ids, n)};
+
+	taskq_saved_plan(&release_plan, release_sql, 1, argtypes);
+	if (taskq_execute_plan(release_plan, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "pg_taskq: releasing workflow tasks failed");
+	wake_returned_queues();
 }
 
 /*
