@@ -50,3 +50,13 @@ WHERE n.nspname = 'taskq' AND p.grantee = 0
 ORDER BY 1, 2;
 -- SECURITY DEFINER functions in the extension: none
 SELECT count(*) FROM pg_proc WHERE pronamespace = 'taskq'::regnamespace AND prosecdef;
+-- a dropped role's tasks fail at once, with a clear error, without retries
+CREATE ROLE taskq_leaver;
+GRANT EXECUTE ON FUNCTION whoami() TO taskq_leaver;
+SET ROLE taskq_leaver;
+SELECT taskq.enqueue('whoami', delay => '1 s', max_attempts => 3) AS orphaned \gset
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION whoami() FROM taskq_leaver;
+DROP ROLE taskq_leaver;
+SELECT state, attempt, sqlstate, regexp_replace(error, '[0-9]+', 'N') AS error
+FROM taskq.wait(:orphaned, '30 s');

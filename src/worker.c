@@ -133,6 +133,20 @@ taskq_retry_backoff(int attempt)
 }
 
 /*
+ * Does the task's owner still exist?  DROP ROLE does not know of tasks (they
+ * may be in any database of the cluster): a dropped owner's tasks fail at
+ * once, for good, when a worker reaches them.
+ */
+static bool
+owner_exists(Oid owner)
+{
+	if (SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(owner)))
+		return true;
+	taskq_fail_for_good = true;
+	return false;
+}
+
+/*
  * Run one task in a subtransaction, as its owner, with its timeout armed,
  * and fill in its outcome.  Errors are caught and recorded; the
  * subtransaction's rollback removes the task's effects.
@@ -166,10 +180,13 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 		int			guc_level;
 		Jsonb	   *result;
 
-		if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(task->owner)))
+		taskq_fail_for_good = false;
+		if (!owner_exists(task->owner))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("role with OID %u that enqueued the task does not exist", task->owner)));
+					 errmsg("the role that enqueued the task no longer exists"),
+					 errdetail("Role %u was dropped after the task was enqueued; its tasks cannot run.",
+							   task->owner)));
 
 		/* as the owner; SET ROLE back to the worker's superuser is refused */
 		SetUserIdAndSecContext(task->owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
@@ -178,7 +195,6 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 			enable_timeout_after(STATEMENT_TIMEOUT, task->timeout_ms);
 
 		taskq_in_task = true;
-		taskq_fail_for_good = false;
 		result = taskq_run_sql_task(task->fn, task->args);
 		taskq_in_task = false;
 
@@ -514,6 +530,15 @@ run_batch(bool claim_next)
 				continue;
 			}
 			/* an HTTP request: started now, recorded when it ends */
+			if (!owner_exists(tasks[i].owner))
+			{
+				outcomes[i].kind = TASKQ_FAILED;
+				outcomes[i].error = psprintf("the role that enqueued the task no longer exists: role %u was dropped after the task was enqueued",
+											 tasks[i].owner);
+				strlcpy(outcomes[i].sqlstate, "42704", sizeof(outcomes[i].sqlstate));
+				outcomes[i].started_at = outcomes[i].finished_at = GetCurrentTimestamp();
+				continue;
+			}
 			if (!taskq_http_start(&tasks[i], &outcomes[i].error))
 			{
 				/* a malformed request fails for good; the worker goes on */
