@@ -80,7 +80,7 @@ database_usable(Form_pg_database db)
  * autovacuum).  Allocated in the caller's context.
  */
 static Oid *
-list_databases(int *n)
+list_databases(int *n, NameData **names)
 {
 	int			max = 16;
 	Oid		   *oids;
@@ -93,6 +93,7 @@ list_databases(int *n)
 	StartTransactionCommand();
 	(void) GetTransactionSnapshot();
 	oids = MemoryContextAlloc(caller, sizeof(Oid) * max);
+	*names = MemoryContextAlloc(caller, sizeof(NameData) * max);
 	rel = table_open(DatabaseRelationId, AccessShareLock);
 	scan = table_beginscan_catalog(rel, 0, NULL);
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
@@ -105,7 +106,9 @@ list_databases(int *n)
 		{
 			max *= 2;
 			oids = repalloc(oids, sizeof(Oid) * max);
+			*names = repalloc(*names, sizeof(NameData) * max);
 		}
+		(*names)[*n] = db->datname;
 		oids[(*n)++] = db->oid;
 	}
 	table_endscan(scan);
@@ -141,7 +144,8 @@ taskq_refresh_databases(void)
 	bool		all;
 	int			nrequested = taskq_take_probe_requests(requested, lengthof(requested), &all);
 	int			nfound;
-	Oid		   *found = list_databases(&nfound);
+	NameData   *names;
+	Oid		   *found = list_databases(&nfound, &names);
 	int			kept = 0;
 
 	if (databases == NULL)
@@ -156,7 +160,11 @@ taskq_refresh_databases(void)
 		bool		exists = false;
 
 		for (int j = 0; j < nfound && !exists; j++)
+		{
 			exists = found[j] == databases[i].dboid;
+			if (exists)
+				databases[i].name = names[j];	/* it may have been renamed */
+		}
 		if (exists)
 			databases[kept++] = databases[i];
 	}
@@ -172,6 +180,7 @@ taskq_refresh_databases(void)
 			databases = repalloc(databases, sizeof(TaskqDatabase) * max_databases);
 		}
 		databases[ndatabases].dboid = found[j];
+		databases[ndatabases].name = names[j];
 		databases[ndatabases].state = TASKQ_DB_UNKNOWN;
 		databases[ndatabases].probe_not_before = 0;
 		databases[ndatabases].probe_again = false;
@@ -188,6 +197,7 @@ taskq_refresh_databases(void)
 			mark_for_probe(&databases[i]);
 	}
 	pfree(found);
+	pfree(names);
 	MemoryContextSwitchTo(old);
 }
 

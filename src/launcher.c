@@ -16,6 +16,7 @@
  */
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -37,7 +38,6 @@ typedef struct LauncherSlot
 } LauncherSlot;
 
 static LauncherSlot *local_slots = NULL;
-static bool warned_no_slots = false;
 
 /* a worker that dies within a second of its start delays all restarts */
 static TimestampTz restart_not_before = 0;
@@ -87,6 +87,91 @@ reap_workers(void)
 			!taskq_database_paused(dboid))
 			restart_not_before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000);
 	}
+}
+
+/* How many workers of (database, queue) have a slot. */
+static int
+workers_running(Oid dboid, const char *queue)
+{
+	int			n = 0;
+
+	taskq_slots_lock(false);
+	for (int i = 0; i < taskq_max_slots(); i++)
+	{
+		TaskqWorkerSlot *slot = taskq_slot(i);
+
+		if (slot->in_use && !slot->is_probe && slot->dboid == dboid &&
+			strcmp(slot->queue, queue) == 0)
+			n++;
+	}
+	taskq_slots_unlock();
+	return n;
+}
+
+/* Has a queue of a database where pg_taskq is installed no worker at all? */
+static bool
+some_queue_unserved(void)
+{
+	const TaskqConfig *cfg = taskq_config();
+
+	for (int d = 0; d < taskq_ndatabases(); d++)
+	{
+		TaskqDatabase *db = taskq_database_at(d);
+
+		if (db->state != TASKQ_DB_PRESENT || taskq_database_paused(db->dboid))
+			continue;
+		for (int q = 0; q < cfg->nqueues; q++)
+		{
+			if (taskq_queue_workers(cfg->queues[q].name) > 0 &&
+				workers_running(db->dboid, cfg->queues[q].name) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Say what the shortage of background worker slots leaves without workers:
+ * each queue of each database that has fewer than it asks for; again only
+ * when that changes.
+ */
+static void
+warn_short_of_slots(void)
+{
+	static char *last = NULL;
+	const TaskqConfig *cfg = taskq_config();
+	StringInfoData missing;
+
+	initStringInfo(&missing);
+	for (int d = 0; d < taskq_ndatabases(); d++)
+	{
+		TaskqDatabase *db = taskq_database_at(d);
+
+		if (db->state != TASKQ_DB_PRESENT)
+			continue;
+		for (int q = 0; q < cfg->nqueues; q++)
+		{
+			const char *queue = cfg->queues[q].name;
+			int			want = taskq_queue_workers(queue);
+			int			have = workers_running(db->dboid, queue);
+
+			if (have >= want)
+				continue;
+			appendStringInfo(&missing, "%s%s/%s has %d of %d", missing.len > 0 ? ", " : "",
+							 NameStr(db->name), queue, have, want);
+		}
+	}
+	if (last != NULL && strcmp(last, missing.data) == 0)
+		return;
+	if (last != NULL)
+		pfree(last);
+	last = MemoryContextStrdup(TopMemoryContext, missing.data);
+	ereport(WARNING,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("pg_taskq could not start all the workers taskq.queues asks for: no background worker slot is free"),
+			 errdetail("Workers in database/queue: %s.", missing.len > 0 ? missing.data : "(none missing yet: a probe could not start)"),
+			 errhint("Raise max_worker_processes (currently %d): it must hold pg_taskq's launcher, a probe, every worker taskq.queues asks for in each database where pg_taskq is installed, and PostgreSQL's own background workers (parallel query, logical replication).",
+					 max_worker_processes)));
 }
 
 static bool
@@ -140,6 +225,7 @@ start_process(Oid dboid, const char *queue, int index)
 	slot->report = TASKQ_REPORT_NONE;
 	strlcpy(slot->queue, queue ? queue : "", NAMEDATALEN);
 	slot->index = index;
+	slot->yield = false;
 	slot->pid = 0;
 	slot->token = 0;
 	taskq_slots_unlock();
@@ -182,6 +268,12 @@ start_process(Oid dboid, const char *queue, int index)
  * pg_taskq is installed, every missing worker where it is.  Nothing in a
  * paused database.  Returns how long to wait before trying again when
  * something could not be started yet, or -1.
+ *
+ * Workers are started in rounds: worker 0 of every queue of every database
+ * first, then worker 1 of each, and so on.  So when background worker
+ * slots are short, every queue of every database still gets a worker
+ * (SPEC 7.12), and what is missing is spread over the queues instead of
+ * falling on the last ones.
  */
 static long
 start_missing_processes(void)
@@ -190,6 +282,7 @@ start_missing_processes(void)
 	bool		short_of_slots = false;
 	long		retry_ms = -1;
 	TimestampTz now = GetCurrentTimestamp();
+	int			most_workers = 0;
 
 	if (now < restart_not_before)
 		return TimestampDifferenceMilliseconds(now, restart_not_before) + 1;
@@ -198,52 +291,54 @@ start_missing_processes(void)
 	{
 		TaskqDatabase *db = taskq_database_at(d);
 
-		if (db->state != TASKQ_DB_UNKNOWN && db->state != TASKQ_DB_PRESENT)
+		if (db->state != TASKQ_DB_UNKNOWN || taskq_database_paused(db->dboid))
 			continue;
-		if (taskq_database_paused(db->dboid))
-			continue;
-		if (db->state == TASKQ_DB_UNKNOWN)
+		if (now < db->probe_not_before)
 		{
-			if (now < db->probe_not_before)
-			{
-				long		wait = TimestampDifferenceMilliseconds(now, db->probe_not_before) + 1;
+			long		wait = TimestampDifferenceMilliseconds(now, db->probe_not_before) + 1;
 
-				retry_ms = retry_ms < 0 ? wait : Min(retry_ms, wait);
-			}
-			else if (start_process(db->dboid, NULL, 0))
-				db->state = TASKQ_DB_PROBING;
-			else
-				short_of_slots = true;
-			continue;
+			retry_ms = retry_ms < 0 ? wait : Min(retry_ms, wait);
 		}
-		for (int q = 0; q < cfg->nqueues && !short_of_slots; q++)
+		else if (start_process(db->dboid, NULL, 0))
+			db->state = TASKQ_DB_PROBING;
+		else
+			short_of_slots = true;
+	}
+
+	for (int q = 0; q < cfg->nqueues; q++)
+		most_workers = Max(most_workers, taskq_queue_workers(cfg->queues[q].name));
+	for (int n = 0; n < most_workers && !short_of_slots; n++)
+	{
+		for (int d = 0; d < taskq_ndatabases() && !short_of_slots; d++)
 		{
-			for (int n = 0; n < taskq_queue_workers(cfg->queues[q].name); n++)
+			TaskqDatabase *db = taskq_database_at(d);
+
+			if (db->state != TASKQ_DB_PRESENT || taskq_database_paused(db->dboid))
+				continue;
+			for (int q = 0; q < cfg->nqueues && !short_of_slots; q++)
 			{
-				if (slot_running(db->dboid, cfg->queues[q].name, n))
+				const char *queue = cfg->queues[q].name;
+
+				if (n >= taskq_queue_workers(queue) || slot_running(db->dboid, queue, n))
 					continue;
-				if (!start_process(db->dboid, cfg->queues[q].name, n))
-				{
+				if (!start_process(db->dboid, queue, n))
 					short_of_slots = true;
-					break;
-				}
 			}
 		}
 	}
 
 	if (short_of_slots)
 	{
-		if (!warned_no_slots)
-			ereport(WARNING,
-					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-					 errmsg("pg_taskq could not start all the workers taskq.queues asks for"),
-					 errdetail("No background worker slot is free."),
-					 errhint("Raise max_worker_processes: pg_taskq needs, in each database where it is installed, the workers taskq.queues asks for (one per unit of concurrency, at most taskq.max_workers_per_queue per queue), and two more in all, for its launcher and a probe.")));
-		warned_no_slots = true;
+		/*
+		 * A database that appeared later (or a queue added on a reload)
+		 * may find every slot taken by the other queues' extra workers:
+		 * one of those leaves, and its slot goes to the first round.
+		 */
+		if (some_queue_unserved())
+			taskq_ask_surplus_worker_to_yield();
+		warn_short_of_slots();
 		retry_ms = retry_ms < 0 ? 5000 : Min(retry_ms, 5000);
 	}
-	else
-		warned_no_slots = false;
 	return retry_ms;
 }
 

@@ -204,6 +204,51 @@ taskq_wake_launcher(void)
 		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
 }
 
+/*
+ * Ask a worker to give up its slot, for a queue that has no worker
+ * (launcher.c, when background worker slots are short): the one of highest
+ * index among the workers of index 1 or more, so that its queue keeps its
+ * worker 0.  Nothing if one was asked already and has not left yet.
+ */
+void
+taskq_ask_surplus_worker_to_yield(void)
+{
+	int			victim = -1;
+	bool		pending = false;
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < shared->nslots; i++)
+	{
+		TaskqWorkerSlot *slot = &shared->slots[i];
+
+		if (!slot->in_use || slot->is_probe || slot->index == 0)
+			continue;
+		if (slot->yield)
+			pending = true;
+		else if (victim < 0 || slot->index > shared->slots[victim].index)
+			victim = i;
+	}
+	if (!pending && victim >= 0)
+	{
+		shared->slots[victim].yield = true;
+		if (shared->slots[victim].pid != 0)
+			SetLatch(&ProcGlobal->allProcs[shared->slots[victim].pgprocno].procLatch);
+	}
+	LWLockRelease(shared->lock);
+}
+
+/* Was the worker of this slot asked to give it up? */
+bool
+taskq_asked_to_yield(int slotno)
+{
+	bool		asked;
+
+	LWLockAcquire(shared->lock, LW_SHARED);
+	asked = shared->slots[slotno].yield;
+	LWLockRelease(shared->lock);
+	return asked;
+}
+
 /* Set the latches of every living worker of the queue in this database. */
 void
 taskq_wake_queue(const char *queue)

@@ -92,6 +92,7 @@ typedef struct TaskqWorkerSlot
 	int64		token;			/* claim token of the living worker, or 0 */
 	pg_atomic_uint64 current_task;	/* the SQL task it runs now, or 0 */
 	pg_atomic_uint32 cancel_pending;	/* taskq.cancel asked it to look */
+	bool		yield;			/* the launcher wants the slot for another queue */
 } TaskqWorkerSlot;
 
 extern void taskq_shmem_init_hooks(void);
@@ -117,6 +118,8 @@ extern int	taskq_database_processes(Oid dboid);
 extern void taskq_request_probe(Oid dboid);
 extern int	taskq_take_probe_requests(Oid *dboids, int max, bool *all);
 extern bool taskq_claim_slot_or_leave(int slotno);
+extern void taskq_ask_surplus_worker_to_yield(void);
+extern bool taskq_asked_to_yield(int slotno);
 extern void taskq_reset_slots(void);
 
 /* launcher.c, worker.c and databases.c: background worker entry points */
@@ -136,6 +139,7 @@ typedef enum TaskqDatabaseState
 typedef struct TaskqDatabase
 {
 	Oid			dboid;
+	NameData	name;			/* for messages */
 	TaskqDatabaseState state;
 	TimestampTz probe_not_before;	/* a failed probe is retried after a while */
 	bool		probe_again;	/* asked for while a probe was under way */

@@ -748,6 +748,15 @@ taskq_worker_main(Datum arg)
 	{
 		CHECK_FOR_INTERRUPTS();
 		process_reload();
+		if (taskq_asked_to_yield(my_slot))
+		{
+			/* slots are short: another queue, which has none, needs it */
+			give_back_claimed();
+			ereport(LOG,
+					(errmsg("taskq worker %s/%d leaves its slot to a queue that has no worker",
+							my_queue, my_index)));
+			leave(TASKQ_REPORT_LEFT);
+		}
 
 		if (is_janitor())
 			taskq_prune_if_due();
