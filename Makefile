@@ -54,9 +54,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# every object depends on the shared header (PGXS tracks no header
+# every object depends on the shared headers (PGXS tracks no header
 # dependencies) and on the control file, whose version is compiled in
-$(OBJS): src/taskq.h extension/pg_taskq.control
+$(OBJS): src/taskq.h src/compat.h extension/pg_taskq.control
 
 # control file lives in extension/
 $(EXTENSION).control: extension/$(EXTENSION).control
