@@ -42,4 +42,32 @@
 	object_aclcheck(ProcedureRelationId, (proc_oid), (roleid), (mode))
 #endif
 
+/*
+ * PostgreSQL 16 keeps GUC values and their check hooks' "extra" in a memory
+ * context of its own and frees them with guc_free() (a pfree): an extra
+ * made with malloc() makes the postmaster die at start-up ("pfree called
+ * with invalid pointer").  Check hooks allocate it with guc_malloc().
+ * Before 16, guc.c frees extras with free() and its guc_malloc() is static:
+ * the same thing, on malloc().
+ */
+#if PG_VERSION_NUM < 160000
+static inline void *
+guc_malloc(int elevel, size_t size)
+{
+	void	   *data = malloc(size);
+
+	if (data == NULL)
+		ereport(elevel,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	return data;
+}
+
+static inline void
+guc_free(void *ptr)
+{
+	free(ptr);
+}
+#endif
+
 #endif							/* TASKQ_COMPAT_H */
