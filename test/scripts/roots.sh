@@ -196,12 +196,18 @@ root_umount() {
 }
 
 # in_root ROOT CMD...: run CMD as root inside ROOT, with a clean environment
-# (the host's PATH, TMPDIR or PERL5LIB mean nothing there)
+# (the host's PATH, TMPDIR or PERL5LIB mean nothing there) and without the
+# descriptor of the root's lock
 in_root() {
 	local root=$1
 	shift
-	chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-		DEBIAN_FRONTEND=noninteractive "$@"
+	if [ -n "$ROOT_LOCK_FD" ]; then
+		chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+			DEBIAN_FRONTEND=noninteractive "$@" {ROOT_LOCK_FD}>&-
+	else
+		chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+			DEBIAN_FRONTEND=noninteractive "$@"
+	fi
 }
 
 # root_stamp MAJOR: what a complete root records in ROOT/.pg_taskq-root: a
@@ -288,13 +294,17 @@ make_root() {
 }
 
 # lock_root MAJOR: hold, until this shell exits, the lock of MAJOR's root, so
-# that two runs never make or mount the same root at once
+# that two runs never make or mount the same root at once.  One lock per
+# shell: its descriptor is kept in ROOT_LOCK_FD for in_root to close (a
+# server left running in the root must not hold the lock after we exit).
+ROOT_LOCK_FD=
 lock_root() {
-	local fd
-
 	mkdir -p "$TASKQ_ROOTS"
-	exec {fd}>"$TASKQ_ROOTS/pg$1.lock"
-	flock "$fd"
+	exec {ROOT_LOCK_FD}>"$TASKQ_ROOTS/pg$1.lock"
+	flock -n "$ROOT_LOCK_FD" || {
+		say "PostgreSQL $1: another run uses its root; waiting for it"
+		flock "$ROOT_LOCK_FD"
+	}
 }
 
 # ensure_root MAJOR: a sound root for MAJOR, made if it is missing, broken

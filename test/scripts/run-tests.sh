@@ -24,6 +24,25 @@ elif [ -n "${PG:-}" ]; then
 else
 	majors=("${TASKQ_MAJORS[@]}")
 fi
+
+# on every exit: stop the root makers still running (they unmount as they
+# exit), and end with the closing line if the summary was not reached
+declare -A maker
+summary_done=
+on_exit() {
+	local rc=$? p
+
+	for p in "${maker[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	if [ -z "$summary_done" ]; then
+		echo "make test stopped before the summary (exit $rc)"
+		echo "0 passed, 1 failed"
+	fi
+}
+trap on_exit EXIT
+trap 'exit 143' TERM INT HUP
+
 check_majors "${majors[@]}"
 
 logdir=$(mktemp -d "$TMPDIR/pg_taskq-majors.XXXXXX")
@@ -48,7 +67,6 @@ for m in "${majors[@]}"; do
 done
 if [ ${#need_root[@]} -gt 0 ]; then
 	am_root || die "PostgreSQL ${need_root[*]} run in Debian roots: run make test as root"
-	declare -A maker
 	started=$SECONDS
 	for m in "${need_root[@]}"; do
 		(
@@ -60,8 +78,6 @@ if [ ${#need_root[@]} -gt 0 ]; then
 		) >"$logdir/root-$m.log" 2>&1 </dev/null &
 		maker[$m]=$!
 	done
-	# stop the makers (they unmount as they exit) if we are stopped
-	trap 'for p in "${maker[@]}"; do kill -TERM "$p" 2>/dev/null || true; done' EXIT
 	for m in "${need_root[@]}"; do
 		if wait "${maker[$m]}"; then
 			grep -E '^==> ' "$logdir/root-$m.log" >&2 || true
@@ -70,8 +86,8 @@ if [ ${#need_root[@]} -gt 0 ]; then
 			say "PostgreSQL $m: no root, its suite cannot run"
 			result[$m]="0 passed, 1 failed"
 		fi
+		unset "maker[$m]"
 	done
-	trap - EXIT
 	say "roots ready in $((SECONDS - started))s"
 fi
 
@@ -134,5 +150,6 @@ for m in "${majors[@]}"; do
 	failed=$((failed + f))
 done
 rm -rf "$logdir"
+summary_done=1
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
