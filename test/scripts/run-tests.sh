@@ -25,15 +25,20 @@ else
 	majors=("${TASKQ_MAJORS[@]}")
 fi
 
-# on every exit: stop the root makers still running (they unmount as they
-# exit), and end with the closing line if the summary was not reached
+# on every exit: stop the root makers and the suite in a root still running
+# (they stop what runs in their root and unmount as they exit, and we wait
+# for that), and end with the closing line if the summary was not reached
 declare -A maker
+suite_pid=
 summary_done=
 on_exit() {
 	local rc=$? p
 
-	for p in "${maker[@]}"; do
+	for p in "${maker[@]}" $suite_pid; do
 		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "${maker[@]}" $suite_pid; do
+		wait "$p" 2>/dev/null || true
 	done
 	if [ -z "$summary_done" ]; then
 		echo "make test stopped before the summary (exit $rc)"
@@ -115,8 +120,11 @@ run_in_root() {
 	envs=(TASKQ_PG_MAJOR="$major")
 	[ -z "${TASKQ_TEST_TIMEOUT:-}" ] || envs+=(TASKQ_TEST_TIMEOUT="$TASKQ_TEST_TIMEOUT")
 	[ -z "${TASKQ_TEST_CONF:-}" ] || envs+=(TASKQ_TEST_CONF="$TASKQ_TEST_CONF")
+	# in the background, so that a TERM is handled at once (bash runs traps
+	# only between commands): the EXIT trap then stops what runs in the root
 	set +e
-	in_root "$root" "${envs[@]}" bash "${src#"$root"}/test/scripts/run-suite.sh" </dev/null
+	in_root "$root" "${envs[@]}" bash "${src#"$root"}/test/scripts/run-suite.sh" </dev/null &
+	wait $!
 	rc=$?
 	set -e
 	root_umount
@@ -132,7 +140,16 @@ for m in "${majors[@]}"; do
 	if [ "$(major_suite "$m")" = host ]; then
 		TASKQ_PG_MAJOR=$m bash "$REPO_ROOT/test/scripts/run-suite.sh" 2>&1 | tee "$logdir/suite-$m.log"
 	else
-		(run_in_root "$m") 2>&1 | tee "$logdir/suite-$m.log"
+		# in the background for the same reason (on_exit stops it), its
+		# output shown and kept through a tee that we wait for
+		exec {out}> >(tee "$logdir/suite-$m.log")
+		tee_pid=$!
+		(run_in_root "$m") >&"$out" 2>&1 </dev/null &
+		suite_pid=$!
+		wait "$suite_pid"
+		suite_pid=
+		exec {out}>&-
+		wait "$tee_pid"
 	fi
 	set -e
 	seconds[$m]=$((SECONDS - started))
