@@ -105,9 +105,10 @@ run_in_root() {
 	root=$(root_dir "$major")
 	lock_root "$major"
 	root_is_sound "$major" || die "the root $root is not sound"
-	# what earlier runs left in the root's /tmp (kept after failures)
-	for d in "$root"/tmp/pg_taskq*; do
-		[ -e "$d" ] && remove_tree "$d"
+	# what earlier runs left in the root's /tmp (kept after failures, or
+	# left by a run that was killed); only runs holding the lock use it
+	for d in "$root"/tmp/* "$root"/tmp/.[!.]*; do
+		[ ! -e "$d" ] || remove_tree "$d"
 	done
 	src=$(mktemp -d "$root/tmp/pg_taskq-src.XXXXXX")
 	copy_tree "$src"
