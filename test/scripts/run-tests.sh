@@ -30,6 +30,7 @@ fi
 # for that), and end with the closing line if the summary was not reached
 declare -A maker
 suite_pid=
+logdir=
 summary_done=
 on_exit() {
 	local rc=$? p
@@ -40,6 +41,7 @@ on_exit() {
 	for p in "${maker[@]}" $suite_pid; do
 		wait "$p" 2>/dev/null || true
 	done
+	[ -z "$logdir" ] || rm -rf "$logdir"
 	if [ -z "$summary_done" ]; then
 		echo "make test stopped before the summary (exit $rc)"
 		echo "0 passed, 1 failed"
@@ -167,7 +169,6 @@ for m in "${majors[@]}"; do
 	passed=$((passed + p))
 	failed=$((failed + f))
 done
-rm -rf "$logdir"
 summary_done=1
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
