@@ -43,6 +43,29 @@
 #endif
 
 /*
+ * PostgreSQL 16 replaced the per-catalog ownership checks by
+ * object_ownercheck(classid, ...).  Before 16, it is defined here for the
+ * catalogs pg_taskq checks (ddl_guard.c: databases and extensions).
+ */
+#if PG_VERSION_NUM < 160000
+#include "catalog/pg_database.h"
+#include "catalog/pg_extension.h"
+#include "utils/acl.h"
+
+static inline bool
+object_ownercheck(Oid classid, Oid objectid, Oid roleid)
+{
+	if (classid == DatabaseRelationId)
+		return pg_database_ownercheck(objectid, roleid);
+	if (classid == ExtensionRelationId)
+		return pg_extension_ownercheck(objectid, roleid);
+	elog(ERROR, "pg_taskq: no ownership check for objects of catalog %u before PostgreSQL 16",
+		 classid);
+	return false;				/* keep the compiler quiet */
+}
+#endif
+
+/*
  * PostgreSQL 16 keeps GUC values and their check hooks' "extra" in a memory
  * context of its own and frees them with guc_free() (a pfree): an extra
  * made with malloc() makes the postmaster die at start-up ("pfree called
