@@ -1,8 +1,12 @@
 # pg_taskq: PGXS build, tests, demo and benchmark.
 #
-#   make test    install what is missing, build, install, run every test
+#   make test    install what is missing, build, install, run every test, on
+#                PostgreSQL 15 (the host) and 17 and 18 (Debian roots)
+#   make test PG=17   one major (15, 17 or 18)
 #   make demo    install what is missing, build, start a throwaway cluster
-#   make bench   the benchmark (test/bench)
+#   make bench   the benchmark (test/bench); make bench PG=17 on another major
+#
+# Another PostgreSQL: make PG_CONFIG=/usr/lib/postgresql/17/bin/pg_config
 
 EXTENSION = pg_taskq
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" extension/pg_taskq.control)
@@ -55,9 +59,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# every object depends on the shared header (PGXS tracks no header
+# every object depends on the shared headers (PGXS tracks no header
 # dependencies) and on the control file, whose version is compiled in
-$(OBJS): src/taskq.h extension/pg_taskq.control
+$(OBJS): src/taskq.h src/compat.h extension/pg_taskq.control
 
 # control file lives in extension/
 $(EXTENSION).control: extension/$(EXTENSION).control
@@ -69,11 +73,12 @@ EXTRA_CLEAN += $(EXTENSION).control
 deps:
 	bash test/scripts/install-deps.sh
 
+# PG: the majors to test (default: all that test/scripts/roots.sh knows)
 test:
-	bash test/scripts/run-tests.sh
+	PG='$(PG)' bash test/scripts/run-tests.sh
 
 demo:
 	bash test/scripts/demo.sh
 
 bench:
-	bash test/scripts/run-bench.sh
+	PG='$(PG)' bash test/scripts/run-bench.sh

@@ -44,5 +44,7 @@ ALTER SYSTEM SET taskq.queues = 'default';
 ALTER SYSTEM SET taskq.queues = 'a:1, a:2';
 ALTER SYSTEM SET taskq.queues = 'bad name:1';
 ALTER SYSTEM SET taskq.queues = 'default:0';
-ALTER SYSTEM SET taskq.no_such_setting = 1;
+-- an unknown taskq.* setting: the prefix is reserved (SET, whose message is
+-- the same on every major; ALTER SYSTEM's changed in PostgreSQL 16)
+SET taskq.no_such_setting = 1;
 SHOW taskq.queues;

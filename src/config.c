@@ -3,7 +3,7 @@
  * config.c
  *	  Parser of the taskq.queues GUC ('default:4, serial_queue:1, api:8@50/s').
  *
- *	  The check hook parses into a malloc'd TaskqConfig handed to the assign
+ *	  The check hook parses into a guc_malloc'd TaskqConfig handed to the assign
  *	  hook as GUC "extra", so a malformed value is rejected with a message
  *	  and the value in force stays as it was.
  *
@@ -154,12 +154,12 @@ taskq_queues_check_hook(char **newval, void **extra, GucSource source)
 {
 	TaskqConfig *cfg;
 
-	cfg = (TaskqConfig *) malloc(sizeof(TaskqConfig));
+	cfg = (TaskqConfig *) guc_malloc(LOG, sizeof(TaskqConfig));
 	if (cfg == NULL)
 		return false;
 	if (!parse_queues(*newval ? *newval : "", cfg))
 	{
-		free(cfg);
+		guc_free(cfg);
 		return false;
 	}
 	*extra = cfg;

@@ -129,13 +129,7 @@ pause_database(Oid dboid)
 static bool
 owns(Oid classid, Oid objid)
 {
-#if PG_VERSION_NUM >= 160000
 	return object_ownercheck(classid, objid, GetUserId());
-#else
-	if (classid == DatabaseRelationId)
-		return pg_database_ownercheck(objid, GetUserId());
-	return pg_extension_ownercheck(objid, GetUserId());
-#endif
 }
 
 /* Is pg_taskq installed in this database, and does the current role own it? */

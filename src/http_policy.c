@@ -102,13 +102,13 @@ parse_ranges(const char *value, RangeList *list)
 bool
 taskq_cidr_list_check_hook(char **newval, void **extra, GucSource source)
 {
-	RangeList  *list = malloc(sizeof(RangeList));
+	RangeList  *list = guc_malloc(LOG, sizeof(RangeList));
 
 	if (list == NULL)
 		return false;
 	if (!parse_ranges(*newval ? *newval : "", list))
 	{
-		free(list);
+		guc_free(list);
 		return false;
 	}
 	*extra = list;

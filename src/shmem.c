@@ -188,7 +188,7 @@ taskq_set_launcher_pid(pid_t pid)
 {
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	shared->launcher_pid = pid;
-	shared->launcher_pgprocno = pid ? MyProc->pgprocno : -1;
+	shared->launcher_pgprocno = pid ? GetNumberFromPGProc(MyProc) : -1;
 	LWLockRelease(shared->lock);
 }
 
@@ -294,7 +294,7 @@ taskq_live_tokens(int64 *tokens, int max)
 void
 taskq_waiter_register(int64 task_id)
 {
-	TaskqWaiter *w = &shared->waiters[MyProc->pgprocno];
+	TaskqWaiter *w = &shared->waiters[GetNumberFromPGProc(MyProc)];
 
 	if (pg_atomic_exchange_u64(&w->task_id, (uint64) task_id) == 0)
 		pg_atomic_fetch_add_u32(&shared->waiting, 1);
@@ -307,7 +307,7 @@ taskq_waiter_unregister(void)
 
 	if (shared == NULL || MyProc == NULL)
 		return;
-	w = &shared->waiters[MyProc->pgprocno];
+	w = &shared->waiters[GetNumberFromPGProc(MyProc)];
 	if (pg_atomic_exchange_u64(&w->task_id, 0) != 0)
 		pg_atomic_fetch_sub_u32(&shared->waiting, 1);
 }
@@ -646,7 +646,7 @@ taskq_claim_slot_or_leave(int slotno)
 	}
 	else
 	{
-		slot->pgprocno = MyProc->pgprocno;
+		slot->pgprocno = GetNumberFromPGProc(MyProc);
 		slot->pid = MyProcPid;
 		ok = true;
 	}

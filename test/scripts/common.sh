@@ -1,5 +1,6 @@
 # common.sh: shell functions shared by install-deps.sh, run-tests.sh,
-# demo.sh and run-bench.sh.  Source it; it does nothing by itself.
+# run-suite.sh, demo.sh and run-bench.sh.  Source it; it does nothing by
+# itself.
 #
 # PostgreSQL refuses to run as root, and a clone under /root cannot be read
 # by the postgres account.  So, when we are root, the build and `make install`
@@ -7,14 +8,19 @@
 # in a scratch copy of the tree under /tmp.  As any other user, installs go
 # through sudo and the servers run as that user.
 
-# the PostgreSQL we build against and test with, whatever pg_config is on PATH
-PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+# the PostgreSQL major we build against and test with: the host's 15 unless
+# TASKQ_PG_MAJOR says otherwise (run-tests.sh sets it inside the Debian roots
+# of the other majors, see roots.sh); Debian installs each major's programs
+# under /usr/lib/postgresql/MAJOR
+TASKQ_PG_MAJOR=${TASKQ_PG_MAJOR:-15}
+PG_CONFIG=/usr/lib/postgresql/$TASKQ_PG_MAJOR/bin/pg_config
 export PG_CONFIG
 
-# the Debian packages that the build, the tests, the demo and the benchmark need
+# the Debian packages that the build, the tests, the demo and the benchmark
+# need (roots.sh installs the same list in the roots)
 TASKQ_DEPS=(
-	postgresql-15
-	postgresql-server-dev-15
+	postgresql-$TASKQ_PG_MAJOR
+	postgresql-server-dev-$TASKQ_PG_MAJOR
 	libcurl4-openssl-dev
 	libipc-run-perl
 	make
@@ -106,19 +112,16 @@ install_deps() {
 
 # build_and_install: build the extension in the work tree and install it
 build_and_install() {
-	[ -x "$PG_CONFIG" ] || die "$PG_CONFIG not found (is postgresql-server-dev-15 installed?)"
+	[ -x "$PG_CONFIG" ] || die "$PG_CONFIG not found (is postgresql-server-dev-$TASKQ_PG_MAJOR installed?)"
 	say "building pg_taskq ($("$PG_CONFIG" --version))"
 	make -C "$REPO_ROOT" -j"$(nproc)" PG_CONFIG="$PG_CONFIG"
 	say "installing pg_taskq into $("$PG_CONFIG" --pkglibdir)"
 	as_root make -C "$REPO_ROOT" install PG_CONFIG="$PG_CONFIG"
 }
 
-# make_scratch_copy: copy the source tree (without .git and build outputs)
-# into a new directory under /tmp owned by the server account; prints its path
-make_scratch_copy() {
-	local dir
-
-	dir=$(mktemp -d "$TMPDIR/pg_taskq.XXXXXX")
+# copy_tree DEST: copy the source tree (without .git and build outputs)
+# into the existing directory DEST
+copy_tree() {
 	tar -C "$REPO_ROOT" -cf - \
 		--exclude=./.git \
 		--exclude='*.o' --exclude='*.so' --exclude='*.bc' \
@@ -126,7 +129,16 @@ make_scratch_copy() {
 		--exclude=./results --exclude=./output_iso \
 		--exclude='./tmp_check*' --exclude=./log \
 		--exclude=./regression.diffs --exclude=./regression.out \
-		. | tar -C "$dir" -xf -
+		. | tar -C "$1" -xf -
+}
+
+# make_scratch_copy: copy the source tree into a new directory under /tmp
+# owned by the server account; prints its path
+make_scratch_copy() {
+	local dir
+
+	dir=$(mktemp -d "$TMPDIR/pg_taskq.XXXXXX")
+	copy_tree "$dir"
 	if am_root; then
 		chown -R postgres:postgres "$dir"
 	fi

@@ -3,13 +3,52 @@
 # benchmark of test/bench from a scratch copy of the tree (as postgres when we
 # are root); its exit code is ours.  Arguments are passed to the benchmark.
 #
-#   make bench
+#   make bench           on the host's PostgreSQL 15
+#   make bench PG=17     on 17 (or 18), inside its Debian root (roots.sh),
+#                        which is made first if need be
 #
 # Files the benchmark writes under test/bench (its recorded results) are
 # copied back into the work tree.
 set -euo pipefail
 
+# the major: $PG, else the host's; inside a root, TASKQ_PG_MAJOR (set below)
+TASKQ_PG_MAJOR=${TASKQ_PG_MAJOR:-${PG:-15}}
+
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/roots.sh"
+
+check_majors "$TASKQ_PG_MAJOR"
+
+# a major of a root, from the host: run this same script inside the root on
+# a copy of the tree, then bring back what the benchmark recorded there
+if [ "$(major_suite "$TASKQ_PG_MAJOR")" != host ] && [ "${TASKQ_IN_ROOT:-0}" != 1 ]; then
+	am_root || die "PostgreSQL $TASKQ_PG_MAJOR runs in a Debian root: run make bench as root"
+	root=$(root_dir "$TASKQ_PG_MAJOR")
+	trap root_umount EXIT
+	trap 'exit 143' TERM INT HUP
+	lock_root "$TASKQ_PG_MAJOR"
+	ensure_root "$TASKQ_PG_MAJOR"
+	src=$(mktemp -d "$root/tmp/pg_taskq-bench.XXXXXX")
+	copy_tree "$src"
+	chmod 755 "$src"
+	touch "$src/.copied"
+	root_mount "$root"
+	say "PostgreSQL $TASKQ_PG_MAJOR: running the benchmark in $root (paths below are inside it)"
+	set +e
+	in_root "$root" TASKQ_PG_MAJOR="$TASKQ_PG_MAJOR" TASKQ_IN_ROOT=1 \
+		bash "${src#"$root"}/test/scripts/run-bench.sh" "$@" </dev/null
+	rc=$?
+	set -e
+	root_umount
+	while IFS= read -r f; do
+		rel=${f#"$src"/}
+		say "keeping $rel"
+		mkdir -p "$REPO_ROOT/$(dirname "$rel")"
+		cp "$f" "$REPO_ROOT/$rel"
+	done < <(find "$src/test/bench" -type f -newer "$src/.copied" 2>/dev/null)
+	remove_tree "$src"
+	exit "$rc"
+fi
 
 bench=
 for f in test/bench/bench.pl test/bench/run.pl; do
