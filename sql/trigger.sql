@@ -13,17 +13,12 @@ SELECT bool_and((taskq.wait(id, '30 s')).state = 'succeeded') AS all_succeeded
 FROM taskq.tasks WHERE fn = 'post_changed(posts)'::regprocedure;
 SELECT state, queue, args, result FROM taskq.tasks WHERE fn = 'post_changed(posts)'::regprocedure ORDER BY id;
 SELECT * FROM post_metrics ORDER BY post_id, nwords;
--- misuse
+-- misuse: refused by CREATE TRIGGER itself (0.6.0; before, by the first row)
 CREATE TRIGGER bad_stmt AFTER INSERT ON posts
   FOR EACH STATEMENT EXECUTE FUNCTION taskq.enqueue_trigger('post_changed');
-INSERT INTO posts VALUES (3, 'x', '{x}');
-DROP TRIGGER bad_stmt ON posts;
 CREATE TRIGGER bad_args AFTER INSERT ON posts
   FOR EACH ROW EXECUTE FUNCTION taskq.enqueue_trigger();
-INSERT INTO posts VALUES (4, 'x', '{x}');
-DROP TRIGGER bad_args ON posts;
 CREATE TRIGGER bad_queue AFTER INSERT ON posts
   FOR EACH ROW EXECUTE FUNCTION taskq.enqueue_trigger('post_changed', 'nope');
-INSERT INTO posts VALUES (5, 'x', '{x}');
-DROP TRIGGER bad_queue ON posts;
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'posts'::regclass ORDER BY 1;
 SELECT taskq.enqueue_trigger();

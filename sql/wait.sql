@@ -15,3 +15,17 @@ SELECT taskq.enqueue('noop', delay => '1 hour') AS w4 \gset
 SELECT taskq.enqueue('wait_inside', jsonb_build_array(:w4)) AS w5 \gset
 SELECT state, attempt, sqlstate, error FROM taskq.wait(:w5, '30 s');
 SELECT taskq.cancel(:w4);
+-- an argument that can never be converted to its parameter's type fails the
+-- task at once (no retries); an error of the function's own is retried
+SELECT taskq.enqueue('update_metrics', '["not a number"]', max_attempts => 3) AS badarg \gset
+SELECT state, attempt, sqlstate FROM taskq.wait(:badarg, '30 s');
+CREATE SEQUENCE flaky_cast_calls;
+CREATE FUNCTION flaky_cast(t text) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+  IF nextval('flaky_cast_calls') = 1 THEN
+    RETURN t::int;          -- 22P02 the first time, raised by the function itself
+  END IF;
+  RETURN 1;
+END $$;
+SELECT taskq.enqueue('flaky_cast', '["x"]', max_attempts => 2) AS own22 \gset
+SELECT state, attempt FROM taskq.wait(:own22, '30 s');

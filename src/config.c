@@ -64,6 +64,18 @@ parse_queues(const char *value, TaskqConfig *cfg)
 								name_len, name_start, NAMEDATALEN - 1);
 			return false;
 		}
+		if (*p != '\0' && *p != ':' && *p != ',' && !isspace((unsigned char) *p))
+		{
+			/* a character a name may not have, in the middle of one */
+			const char *word_end = p;
+
+			while (*word_end != '\0' && *word_end != ':' && *word_end != ',' &&
+				   !isspace((unsigned char) *word_end))
+				word_end++;
+			GUC_check_errdetail("Queue name \"%.*s\" has a character other than letters, digits, '_', '-' and '.'.",
+								(int) (word_end - name_start), name_start);
+			return false;
+		}
 		while (isspace((unsigned char) *p))
 			p++;
 		if (*p != ':')

@@ -270,6 +270,10 @@ guard(Node *parsetree, bool is_top_level)
 			if (strcmp(((CreateExtensionStmt *) parsetree)->extname, "pg_taskq") == 0)
 				probe_at_end(MyDatabaseId);
 			break;
+		case T_CreateTrigStmt:
+			/* not about workers: the one check of a command pg_taskq takes */
+			taskq_check_trigger_definition((CreateTrigStmt *) parsetree);
+			break;
 		default:
 			break;
 	}

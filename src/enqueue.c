@@ -23,6 +23,8 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -108,10 +110,46 @@ Oid
 taskq_resolve_function(text *fn)
 {
 	char	   *name = text_to_cstring(fn);
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			oid = InvalidOid;
 
-	if (strchr(name, '(') != NULL)
-		return DatumGetObjectId(DirectFunctionCall1(regprocedurein, CStringGetDatum(name)));
-	return DatumGetObjectId(DirectFunctionCall1(regprocin, CStringGetDatum(name)));
+	/*
+	 * regproc reads a number as an OID, unchecked: '999999' would become a
+	 * task of a function that does not exist, reported at run time as one
+	 * "dropped after the task was enqueued".
+	 */
+	if (name[0] != '\0' && strspn(name, "0123456789") == strlen(name))
+	{
+		oid = (Oid) strtoul(name, NULL, 10);
+		if (!SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(oid)))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FUNCTION),
+					 errmsg("function with OID %s does not exist", name),
+					 errhint("Name the function, as in 'my_function' or 'my_function(integer)'.")));
+		return oid;
+	}
+	PG_TRY();
+	{
+		if (strchr(name, '(') != NULL)
+			oid = DatumGetObjectId(DirectFunctionCall1(regprocedurein, CStringGetDatum(name)));
+		else
+			oid = DatumGetObjectId(DirectFunctionCall1(regprocin, CStringGetDatum(name)));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		/* PostgreSQL's own error, with the way out when a name is ambiguous */
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_AMBIGUOUS_FUNCTION || edata->hint != NULL)
+			PG_RE_THROW();
+		FlushErrorState();
+		edata->hint = psprintf("Name it with its argument types, as in '%s(integer)'.", name);
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	return oid;
 }
 
 void
@@ -238,6 +276,24 @@ taskq_after_delay(Interval *delay)
 												   IntervalPGetDatum(delay)));
 }
 
+/*
+ * Keys go into btree indexes, whose entries hold at most about 2.7 kB: a
+ * longer key would fail with "index row requires N bytes".  A limit well
+ * below, with its own message.
+ */
+#define TASKQ_MAX_KEY_BYTES 1024
+
+static void
+check_key_length(const char *what, int len)
+{
+	if (len > TASKQ_MAX_KEY_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s is too long", what),
+				 errdetail("It has %d bytes; at most %d are allowed.", len, TASKQ_MAX_KEY_BYTES),
+				 errhint("Use a digest of it, as in md5(...).")));
+}
+
 /* lock => 'shared:KEY' or 'exclusive:KEY': the key, and the mode 's' or 'x' */
 void
 taskq_parse_lock(const char *lock, char **key, char *mode)
@@ -253,6 +309,7 @@ taskq_parse_lock(const char *lock, char **key, char *mode)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid lock \"%s\"", lock),
 				 errhint("Write lock => 'shared:KEY' or lock => 'exclusive:KEY'.")));
+	check_key_length("lock key", (int) strlen(colon + 1));
 	*key = pstrdup(colon + 1);
 }
 
@@ -318,6 +375,8 @@ taskq_enqueue(PG_FUNCTION_ARGS)
 	else
 		opt.run_at = GetCurrentTransactionStartTimestamp();
 	opt.unique_key = PG_ARGISNULL(8) ? NULL : PG_GETARG_TEXT_PP(8);
+	if (opt.unique_key)
+		check_key_length("unique key", VARSIZE_ANY_EXHDR(opt.unique_key));
 	opt.lock_key = NULL;
 	opt.lock_mode = 0;
 	if (PG_NARGS() > 9 && !PG_ARGISNULL(9))
@@ -446,6 +505,60 @@ taskq_enqueue_trigger(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BEFORE(trigdata->tg_event))
 		return PointerGetDatum(row);
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * CREATE TRIGGER ... EXECUTE FUNCTION taskq.enqueue_trigger(...): check the
+ * trigger's arguments now, as its first row would (ddl_guard.c calls this
+ * before the command), so that a mistake is not found by the first INSERT.
+ */
+void
+taskq_check_trigger_definition(CreateTrigStmt *stmt)
+{
+	Oid			trigger_fn;
+	Oid			fn;
+	int			nargs = list_length(stmt->args);
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (!OidIsValid(get_namespace_oid("taskq", true)))
+		return;					/* pg_taskq is not installed here */
+	trigger_fn = LookupFuncName(list_make2(makeString("taskq"), makeString("enqueue_trigger")),
+								0, NULL, true);
+	if (!OidIsValid(trigger_fn) || LookupFuncName(stmt->funcname, 0, NULL, true) != trigger_fn)
+		return;
+	if (!stmt->row)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("taskq.enqueue_trigger() must be fired FOR EACH ROW")));
+	if (nargs < 1 || nargs > 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("taskq.enqueue_trigger() takes the function and optionally the queue"),
+				 errhint("Write EXECUTE FUNCTION taskq.enqueue_trigger('my_function', 'my_queue').")));
+	fn = taskq_resolve_function(cstring_to_text(strVal(linitial(stmt->args))));
+	taskq_check_queue(nargs > 1 ? strVal(lsecond(stmt->args)) : "default");
+	/* it is called with the row as its only argument */
+	if (fn == taskq_http_request_fn())
+		return;					/* the row is the request: checked per row */
+	PG_TRY();
+	{
+		taskq_check_sql_task(fn, DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("[null]"))),
+							 false);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		/* the arity error, told in the trigger's terms */
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_INVALID_PARAMETER_VALUE)
+			PG_RE_THROW();
+		FlushErrorState();
+		edata->detail = pstrdup("taskq.enqueue_trigger() calls it with the row (the new one, the old one for DELETE) as its only argument.");
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
 }
 
 /* taskq.queues(): the queues configured in taskq.queues. */

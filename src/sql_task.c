@@ -193,9 +193,13 @@ args_shape(const FnInfo *info, Jsonb *args, bool *named, char ***names)
 	}
 }
 
-/* Check that a function can be a task and the arguments fit it. */
+/*
+ * Check that a function can be a task and the arguments fit it.
+ * received: the first of args stands for the result of the step before,
+ * which the user did not write (the messages say so).
+ */
 static void
-check_call(const FnInfo *info, Jsonb *args, bool may_receive)
+check_call(const FnInfo *info, Jsonb *args, bool may_receive, bool received)
 {
 	bool		named;
 	char	  **names;
@@ -225,6 +229,13 @@ check_call(const FnInfo *info, Jsonb *args, bool may_receive)
 	n = args_shape(info, args, &named, &names);
 	if (!named)
 	{
+		if (n > info->nargs && received)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("too many arguments for function %s", info->display),
+					 errdetail("It takes at most %d, and gets %d: the result of the step before it, then the %d written.",
+							   info->nargs, n, n - 1),
+					 errhint("If the step does not take the previous result, make it immutable => true.")));
 		if (n > info->nargs)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -279,12 +290,26 @@ taskq_check_sql_task(Oid fn, Jsonb *args, bool may_receive)
 	FnInfo		info;
 
 	load_fn_info(fn, &info);
-	check_call(&info, args, may_receive);
+	check_call(&info, args, may_receive, false);
+}
+
+/*
+ * The same for a workflow step that receives a result: args holds it first
+ * (as a placeholder), then the arguments written for the step.
+ */
+void
+taskq_check_receiving_sql_task(Oid fn, Jsonb *args)
+{
+	FnInfo		info;
+
+	load_fn_info(fn, &info);
+	check_call(&info, args, false, true);
 }
 
 /* Build the SELECT that calls the function for this argument shape. */
 static char *
-build_call_sql(const FnInfo *info, bool named, char **names, int n, bool *returns_value)
+build_call_sql(const FnInfo *info, bool named, char **names, int n, bool *returns_value,
+			   bool conversion_only)
 {
 	StringInfoData call;
 	StringInfoData cols;
@@ -322,7 +347,9 @@ build_call_sql(const FnInfo *info, bool named, char **names, int n, bool *return
 
 	initStringInfo(&sql);
 	*returns_value = true;
-	if (info->retset)
+	if (conversion_only)
+		appendStringInfoString(&sql, "SELECT 1");	/* the FROM converts every column */
+	else if (info->retset)
 		appendStringInfo(&sql,
 						 "SELECT (SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x)) FROM %s AS x)",
 						 call.data);
@@ -403,9 +430,9 @@ get_call_plan(Oid fn, Jsonb *args)
 	}
 
 	load_fn_info(fn, &info);
-	check_call(&info, args, false);
+	check_call(&info, args, false, false);
 	n = args_shape(&info, args, &named, &names);
-	sql = build_call_sql(&info, named, names, n, &returns_value);
+	sql = build_call_sql(&info, named, names, n, &returns_value, false);
 	plan = SPI_prepare_cursor(sql, 1, argtypes, CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "pg_taskq: could not prepare the call of %s: %s", info.display,
@@ -448,4 +475,31 @@ taskq_run_sql_task(Oid fn, Jsonb *args)
 		return NULL;
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	return isnull ? NULL : DatumGetJsonbP(d);
+}
+
+/*
+ * Convert the arguments to the function's parameter types, without calling
+ * it: an error here is raised as the task's call would raise it.  The worker
+ * uses it after a task failed with a data exception, to tell arguments that
+ * can never be converted (the task fails for good, SPEC 7.9) from an error
+ * of the function's own.  The caller is connected to SPI.
+ */
+void
+taskq_convert_sql_task_args(Oid fn, Jsonb *args)
+{
+	FnInfo		info;
+	bool		named;
+	char	  **names;
+	int			n;
+	bool		returns_value;
+	Oid			argtypes[1] = {JSONBOID};
+	Datum		values[1] = {JsonbPGetDatum(args)};
+
+	load_fn_info(fn, &info);
+	n = args_shape(&info, args, &named, &names);
+	if (n == 0)
+		return;
+	if (SPI_execute_with_args(build_call_sql(&info, named, names, n, &returns_value, true),
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "pg_taskq: converting the arguments of %s failed", info.display);
 }

@@ -226,6 +226,8 @@ extern Jsonb *taskq_no_args(void);
 /* sql_task.c: running one SQL task */
 extern Jsonb *taskq_run_sql_task(Oid fn, Jsonb *args);
 extern void taskq_check_sql_task(Oid fn, Jsonb *args, bool may_receive);
+extern void taskq_check_receiving_sql_task(Oid fn, Jsonb *args);
+extern void taskq_convert_sql_task_args(Oid fn, Jsonb *args);
 
 /* task_isolation.c: what a task leaves in its worker's session is removed */
 extern void taskq_task_isolation_init(void);
@@ -241,6 +243,8 @@ extern void taskq_check_options(int priority, Interval *delay, int max_attempts,
 								Interval *timeout);
 extern TimestampTz taskq_after_delay(Interval *delay);
 extern void taskq_parse_lock(const char *lock, char **key, char *mode);
+struct CreateTrigStmt;
+extern void taskq_check_trigger_definition(struct CreateTrigStmt *stmt);
 
 /* commit_wakeups.c */
 extern void taskq_wake_queue_at_commit(const char *queue);

@@ -147,6 +147,41 @@ owner_exists(Oid owner)
 }
 
 /*
+ * After an attempt failed with a data exception (class 22: a value of the
+ * wrong shape, out of range...): is it its arguments, which can never be
+ * converted to the function's parameter types?  Then no retry can help.
+ * Tried in a subtransaction of its own, as the task's owner.
+ */
+static bool
+arguments_never_convert(const TaskqClaimed *task, Oid save_userid, int save_sec_context)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool bad = false;
+
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		SetUserIdAndSecContext(task->owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+		taskq_convert_sql_task_args(task->fn, task->args);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcontext);
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		bad = true;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcontext);
+	CurrentResourceOwner = oldowner;
+	return bad;
+}
+
+/*
  * Run one task in a subtransaction, as its owner, with its timeout armed,
  * and fill in its outcome.  Errors are caught and recorded; the
  * subtransaction's rollback removes the task's effects.
@@ -243,6 +278,9 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 		}
 		else if (task->attempt >= task->max_attempts || taskq_fail_for_good)
 			out->kind = TASKQ_FAILED;
+		else if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_DATA_EXCEPTION &&
+				 arguments_never_convert(task, save_userid, save_sec_context))
+			out->kind = TASKQ_FAILED;	/* its arguments will never fit */
 		else
 		{
 			out->kind = TASKQ_RETRY;

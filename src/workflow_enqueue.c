@@ -403,9 +403,9 @@ check_receiving(WfNode *node)
 		appendStringInfo(&with_one_more, ", %s", text + 1);
 	else
 		appendStringInfoChar(&with_one_more, ']');
-	taskq_check_sql_task(node->fn, DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-																	  CStringGetDatum(with_one_more.data))),
-						 false);
+	taskq_check_receiving_sql_task(node->fn,
+								   DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+																	  CStringGetDatum(with_one_more.data))));
 }
 
 static Datum

@@ -10,12 +10,12 @@
 #
 # The tests run by `make installcheck` from a scratch copy of the tree, as
 # postgres when we are root.  The last line printed is "N passed, M failed".
-# TASKQ_TEST_TIMEOUT (seconds, default 600) bounds the whole test run.
+# TASKQ_TEST_TIMEOUT (seconds, default 900) bounds the whole test run of one major.
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-timeout_s=${TASKQ_TEST_TIMEOUT:-600}
+timeout_s=${TASKQ_TEST_TIMEOUT:-900}
 
 # a failure before the tests run still ends with the closing line
 trap 'rc=$?; if [ $rc -ne 0 ]; then echo "setup or build failed (exit $rc)"; echo "0 passed, 1 failed"; fi' EXIT
