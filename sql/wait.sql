@@ -29,3 +29,25 @@ BEGIN
 END $$;
 SELECT taskq.enqueue('flaky_cast', '["x"]', max_attempts => 2) AS own22 \gset
 SELECT state, attempt FROM taskq.wait(:own22, '30 s');
+-- a deferred constraint that a task violates fails that task, with its own
+-- SQLSTATE, when the task ends; the other tasks of its batch succeed
+CREATE TABLE parents (id int PRIMARY KEY);
+CREATE TABLE children (parent int REFERENCES parents DEFERRABLE INITIALLY DEFERRED);
+CREATE FUNCTION add_child(p int, with_parent boolean) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO children VALUES (p);      -- checked at the end of the task
+  IF with_parent THEN INSERT INTO parents VALUES (p); END IF;
+END $$;
+BEGIN;
+SELECT taskq.enqueue('add_child', '[1, true]') AS good1 \gset
+SELECT taskq.enqueue('add_child', '[2, false]', max_attempts => 1) AS bad \gset
+SELECT taskq.enqueue('add_child', '[3, true]') AS good2 \gset
+COMMIT;
+SELECT state, attempt, sqlstate FROM taskq.wait(:bad, '30 s');
+SELECT state FROM taskq.wait(:good1, '30 s');
+SELECT state FROM taskq.wait(:good2, '30 s');
+SELECT bool_and(attempt = 1) AS one_attempt_each FROM taskq.tasks WHERE id IN (:good1, :bad, :good2);
+SELECT count(*) AS workers_started_since FROM pg_stat_activity
+WHERE backend_type = 'taskq worker'
+  AND backend_start > (SELECT enqueued_at FROM taskq.tasks WHERE id = :bad);
+SELECT * FROM children ORDER BY 1;

@@ -169,7 +169,8 @@ warn_short_of_slots(void)
 	ereport(WARNING,
 			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 			 errmsg("pg_taskq could not start all the workers taskq.queues asks for: no background worker slot is free"),
-			 errdetail("Workers in database/queue: %s.", missing.len > 0 ? missing.data : "(none missing yet: a probe could not start)"),
+			 missing.len > 0 ? errdetail("Workers in database/queue: %s.", missing.data)
+			 : errdetail("A probe, which looks for pg_taskq in a database, could not start."),
 			 errhint("Raise max_worker_processes (currently %d): it must hold pg_taskq's launcher, a probe, every worker taskq.queues asks for in each database where pg_taskq is installed, and PostgreSQL's own background workers (parallel query, logical replication).",
 					 max_worker_processes)));
 }

@@ -15,6 +15,7 @@
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "commands/dbcommands.h"
+#include "commands/trigger.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -232,6 +233,14 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 		taskq_in_task = true;
 		result = taskq_run_sql_task(task->fn, task->args);
 		taskq_in_task = false;
+
+		/*
+		 * The task's deferred constraints and triggers are checked now, as
+		 * they would be at the commit of a transaction of its own: left to
+		 * the batch's commit, a violation would fail every task of the
+		 * batch, and end the worker, instead of this task alone.
+		 */
+		AfterTriggerFireDeferred();
 
 		HOLD_CANCEL_INTERRUPTS();
 		if (task->timeout_ms > 0)
