@@ -40,7 +40,7 @@ DATA = $(wildcard extension/pg_taskq--*.sql)
 EXTRA_CLEAN = tmp_check tmp_check_iso results regression.diffs regression.out output_iso
 
 PG_CPPFLAGS = -I$(srcdir)/src -DTASKQ_VERSION=\"$(EXTVERSION)\"
-PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror
+PG_CFLAGS = -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Werror
 SHLIB_LINK += -lcurl
 
 # pg_regress: a throwaway instance with the library preloaded

@@ -44,12 +44,14 @@ SELECT taskq.cancel(taskq.enqueue('update_metrics', '[901]', delay => '1 hour'))
 SELECT expect_error('SELECT taskq.cancel(-1)');
 SELECT expect_error('SELECT taskq.retry(-1)');
 SELECT taskq.cancel(NULL) IS NULL AS null_in_null_out;
-SET ROLE taskq_alice;
+CREATE ROLE taskq_cancel_owner;
+CREATE ROLE taskq_cancel_other;
+SET ROLE taskq_cancel_owner;
 SELECT taskq.enqueue('whoami', delay => '1 hour') AS alices \gset
-SET ROLE taskq_bob;
+SET ROLE taskq_cancel_other;
 SELECT expect_error(format('SELECT taskq.cancel(%s)', :alices));
 RESET ROLE;
 SELECT state FROM taskq.tasks WHERE id = :alices;
-SET ROLE taskq_alice;
+SET ROLE taskq_cancel_owner;
 SELECT taskq.cancel(:alices) AS owner_cancels;
 RESET ROLE;

@@ -64,13 +64,16 @@ SELECT taskq.enqueue(taskq.chain(
 SELECT taskq.enqueue(taskq.task('noop'), on_error => '{"foo": 1}'::taskq.signature);
 SELECT taskq.enqueue(taskq.task('noop'), on_error => taskq.task('add', '[1, 2]'));
 -- a signature may not name a function its enqueuer cannot execute
-SET ROLE taskq_alice;
-SELECT taskq.task('secret');
+CREATE ROLE taskq_wf_user;
+CREATE FUNCTION wf_secret() RETURNS int LANGUAGE sql AS 'SELECT 1';
+REVOKE EXECUTE ON FUNCTION wf_secret() FROM PUBLIC;
+SET ROLE taskq_wf_user;
+SELECT taskq.task('wf_secret');
 SELECT taskq.enqueue(jsonb_set(taskq.task('whoami'), '{task,fn}',
-                               to_jsonb('secret()'::regprocedure::text))::taskq.signature);
+                               to_jsonb('wf_secret()'::regprocedure::text))::taskq.signature);
 SELECT taskq.enqueue(taskq.chain(taskq.task('whoami'),
   jsonb_set(taskq.task('whoami', immutable => true), '{task,fn}',
-            to_jsonb('secret()'::regprocedure::text))::taskq.signature));
+            to_jsonb('wf_secret()'::regprocedure::text))::taskq.signature));
 RESET ROLE;
 -- introspection of an unknown task
 SELECT count(*) FROM taskq.workflow(-1);

@@ -154,12 +154,12 @@ in_list(const RangeList *list, int family, const unsigned char *addr)
 }
 
 /*
- * May an HTTP task connect to this address?  If not, text (at least
+ * May an HTTP task connect to this address?  If not, addr_text (at least
  * INET6_ADDRSTRLEN bytes) receives the address, for the error message.
  * IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry.
  */
 bool
-taskq_address_allowed(const struct sockaddr *sa, char *text, size_t textlen)
+taskq_address_allowed(const struct sockaddr *sa, char *addr_text, size_t textlen)
 {
 	int			family = sa->sa_family;
 	unsigned char addr[16];
@@ -181,12 +181,12 @@ taskq_address_allowed(const struct sockaddr *sa, char *text, size_t textlen)
 	}
 	else
 	{
-		strlcpy(text, "(not an IP address)", textlen);
+		strlcpy(addr_text, "(not an IP address)", textlen);
 		return false;
 	}
 
 	if (!in_list(deny, family, addr) || in_list(allow, family, addr))
 		return true;
-	inet_ntop(family, addr, text, textlen);
+	inet_ntop(family, addr, addr_text, textlen);
 	return false;
 }

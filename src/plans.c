@@ -160,6 +160,21 @@ taskq_int8_array(const int64 *ids, int n)
 	return PointerGetDatum(construct_array(d, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
 }
 
+/*
+ * The jsonb array array with the value first (in JSON) put in front of its
+ * elements: [first, ...array].  Built by concatenation of jsonb values, not
+ * by editing JSON text.
+ */
+Jsonb *
+taskq_jsonb_prepend(const char *first, Jsonb *array)
+{
+	Jsonb	   *head = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+														  CStringGetDatum(psprintf("[%s]", first))));
+
+	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(head),
+											  JsonbPGetDatum(array)));
+}
+
 /* The empty jsonb array: the arguments of a task that takes none. */
 Jsonb *
 taskq_no_args(void)

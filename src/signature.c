@@ -104,7 +104,7 @@ static void
 append_interval_or_null(StringInfo buf, Interval *iv)
 {
 	int			save_style = IntervalStyle;
-	char	   *text;
+	char	   *iso;
 
 	if (iv == NULL)
 	{
@@ -115,14 +115,14 @@ append_interval_or_null(StringInfo buf, Interval *iv)
 	IntervalStyle = INTSTYLE_ISO_8601;
 	PG_TRY();
 	{
-		text = DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(iv)));
+		iso = DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(iv)));
 	}
 	PG_FINALLY();
 	{
 		IntervalStyle = save_style;
 	}
 	PG_END_TRY();
-	escape_json(buf, text);
+	escape_json(buf, iso);
 }
 
 /*

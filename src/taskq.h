@@ -46,7 +46,7 @@ struct sockaddr;
 extern bool taskq_cidr_list_check_hook(char **newval, void **extra, GucSource source);
 extern void taskq_http_deny_assign_hook(const char *newval, void *extra);
 extern void taskq_http_allow_assign_hook(const char *newval, void *extra);
-extern bool taskq_address_allowed(const struct sockaddr *sa, char *text, size_t textlen);
+extern bool taskq_address_allowed(const struct sockaddr *sa, char *addr_text, size_t textlen);
 
 /* config.c: the parsed value of taskq.queues */
 typedef struct TaskqQueueConfig
@@ -222,6 +222,7 @@ extern void taskq_become_tables_owner(TaskqRights *saved);
 extern void taskq_restore_rights(const TaskqRights *saved);
 extern Datum taskq_int8_array(const int64 *ids, int n);
 extern Jsonb *taskq_no_args(void);
+extern Jsonb *taskq_jsonb_prepend(const char *first, Jsonb *array);
 
 /* sql_task.c: running one SQL task */
 extern Jsonb *taskq_run_sql_task(Oid fn, Jsonb *args);

@@ -56,6 +56,8 @@ bool		taskq_in_task = false;
 bool		taskq_fail_for_good = false;
 
 /* Leave, telling the launcher why (a report it reads when it reaps the slot). */
+static void leave(TaskqReport report) pg_attribute_noreturn();
+
 static void
 leave(TaskqReport report)
 {

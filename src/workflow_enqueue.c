@@ -376,9 +376,6 @@ compile(WfGraph *g, JsonbContainer *sig, int depth)
 static void
 check_receiving(WfNode *node)
 {
-	char	   *text;
-	StringInfoData with_one_more;
-
 	if (!node->receives && !node->prepend_empty && !(node->waits_on_error && !node->immutable))
 	{
 		/* it receives nothing: its own arguments must be complete */
@@ -396,16 +393,8 @@ check_receiving(WfNode *node)
 						format_procedure(node->fn)),
 				 errdetail("The result is prepended to the positional arguments."),
 				 errhint("Pass the other arguments as an array, or make the task immutable => true.")));
-	text = JsonbToCString(NULL, &node->args->root, VARSIZE(node->args));
-	initStringInfo(&with_one_more);
-	appendStringInfoString(&with_one_more, "[null");
-	if (JB_ROOT_COUNT(node->args) > 0)
-		appendStringInfo(&with_one_more, ", %s", text + 1);
-	else
-		appendStringInfoChar(&with_one_more, ']');
-	taskq_check_receiving_sql_task(node->fn,
-								   DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-																	  CStringGetDatum(with_one_more.data))));
+	/* a placeholder for the result it will receive, then its own arguments */
+	taskq_check_receiving_sql_task(node->fn, taskq_jsonb_prepend("null", node->args));
 }
 
 static Datum
@@ -470,12 +459,7 @@ insert_graph(WfGraph *g, int result)
 		Jsonb	   *args = node->args;
 
 		if (!waits && node->prepend_empty)
-		{
-			char	   *text = JsonbToCString(NULL, &args->root, VARSIZE(args));
-
-			args = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(
-																				JB_ROOT_COUNT(args) > 0 ? psprintf("[[], %s", text + 1) : "[[]]")));
-		}
+			args = taskq_jsonb_prepend("[]", args);	/* an empty header's results */
 		id_d[i] = Int64GetDatum(ids[i]);
 		queue_d[i] = CStringGetTextDatum(node->queue);
 		fn_d[i] = ObjectIdGetDatum(node->fn);
