@@ -14,6 +14,15 @@ CREATE FUNCTION wait_inside(id bigint) RETURNS text LANGUAGE sql
 SELECT taskq.enqueue('noop', delay => '1 hour') AS w4 \gset
 SELECT taskq.enqueue('wait_inside', jsonb_build_array(:w4)) AS w5 \gset
 SELECT state, attempt, sqlstate, error FROM taskq.wait(:w5, '30 s');
+-- ... nor can a deferred trigger of the task, fired when the task ends
+CREATE TABLE wait_log (id bigint);
+CREATE FUNCTION wait_in_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM taskq.wait(NEW.id); RETURN NULL; END $$;
+CREATE CONSTRAINT TRIGGER wait_late AFTER INSERT ON wait_log DEFERRABLE INITIALLY DEFERRED
+  FOR EACH ROW EXECUTE FUNCTION wait_in_trigger();
+CREATE FUNCTION log_wait(id bigint) RETURNS void LANGUAGE sql AS 'INSERT INTO wait_log VALUES (id)';
+SELECT taskq.enqueue('log_wait', jsonb_build_array(:w4)) AS w6 \gset
+SELECT state, attempt, sqlstate FROM taskq.wait(:w6, '30 s');
 SELECT taskq.cancel(:w4);
 -- an argument that can never be converted to its parameter's type fails the
 -- task at once (no retries); an error of the function's own is retried

@@ -93,4 +93,12 @@ guc_free(void *ptr)
 }
 #endif
 
+/*
+ * PostgreSQL 18 replaced pg_attribute_noreturn(), written after the
+ * declarator, by pg_noreturn, written before the declaration.
+ */
+#ifndef pg_noreturn
+#define pg_noreturn pg_attribute_noreturn()
+#endif
+
 #endif							/* TASKQ_COMPAT_H */

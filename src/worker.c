@@ -56,7 +56,7 @@ bool		taskq_in_task = false;
 bool		taskq_fail_for_good = false;
 
 /* Leave, telling the launcher why (a report it reads when it reaps the slot). */
-static void leave(TaskqReport report) pg_attribute_noreturn();
+pg_noreturn static void leave(TaskqReport report);
 
 static void
 leave(TaskqReport report)
@@ -234,15 +234,16 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 
 		taskq_in_task = true;
 		result = taskq_run_sql_task(task->fn, task->args);
-		taskq_in_task = false;
 
 		/*
 		 * The task's deferred constraints and triggers are checked now, as
 		 * they would be at the commit of a transaction of its own: left to
 		 * the batch's commit, a violation would fail every task of the
-		 * batch, and end the worker, instead of this task alone.
+		 * batch, and end the worker, instead of this task alone.  (Its
+		 * triggers are still the task's: taskq_in_task stays set.)
 		 */
 		AfterTriggerFireDeferred();
+		taskq_in_task = false;
 
 		HOLD_CANCEL_INTERRUPTS();
 		if (task->timeout_ms > 0)
