@@ -21,6 +21,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "executor/spi.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
@@ -29,6 +30,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/guc.h"
+#include "utils/snapmgr.h"
 
 #include "taskq.h"
 
@@ -147,6 +149,31 @@ taskq_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_
 	ret = SPI_execute_plan(plan, values, nulls, read_only, count);
 	AtEOXact_GUC(true, nest);
 	return ret;
+}
+
+/*
+ * The transaction bracket of a background process's own work: a
+ * transaction (with its statement start time set, for now()), connected to
+ * SPI, with a snapshot pushed when asked.  taskq_end_work undoes it in the
+ * reverse order and commits.
+ */
+void
+taskq_begin_work(bool with_snapshot)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	if (with_snapshot)
+		PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+void
+taskq_end_work(bool with_snapshot)
+{
+	if (with_snapshot)
+		PopActiveSnapshot();
+	SPI_finish();
+	CommitTransactionCommand();
 }
 
 /* An int8[] of ids, as a statement parameter. */

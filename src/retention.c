@@ -55,18 +55,13 @@ prune_batch(void)
 
 	values[0] = Float8GetDatum((double) taskq_retention_s);
 	values[1] = Int32GetDatum(PRUNE_BATCH);
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	taskq_begin_work(true);
 	pgstat_report_activity(STATE_RUNNING, "pruning finished tasks");
 	taskq_saved_plan(&prune_plan, prune_sql, 2, argtypes);
 	if (taskq_execute_plan(prune_plan, values, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "pg_taskq: pruning finished tasks failed");
 	n = SPI_processed;
-	PopActiveSnapshot();
-	SPI_finish();
-	CommitTransactionCommand();
+	taskq_end_work(true);
 	return n;
 }
 

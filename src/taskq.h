@@ -220,6 +220,8 @@ typedef struct TaskqRights
 } TaskqRights;
 extern void taskq_become_tables_owner(TaskqRights *saved);
 extern void taskq_restore_rights(const TaskqRights *saved);
+extern void taskq_begin_work(bool with_snapshot);
+extern void taskq_end_work(bool with_snapshot);
 extern Datum taskq_int8_array(const int64 *ids, int n);
 extern Jsonb *taskq_no_args(void);
 extern Jsonb *taskq_jsonb_prepend(const char *first, Jsonb *array);

@@ -88,10 +88,7 @@ extension_ready(void)
 	char	   *version = NULL;
 	char	   *dbname = NULL;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	taskq_begin_work(true);
 	if (taskq_execute_once("SELECT extversion FROM pg_catalog.pg_extension"
 						   " WHERE extname OPERATOR(pg_catalog.=) 'pg_taskq'",
 						   0, NULL, NULL, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
@@ -101,9 +98,7 @@ extension_ready(void)
 		version = MemoryContextStrdup(TopMemoryContext, v);
 		dbname = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	taskq_end_work(true);
 
 	if (version == NULL)
 		leave(TASKQ_REPORT_ABSENT);
@@ -435,9 +430,7 @@ give_back_claimed(void)
 
 	if (nclaimed == 0 && taskq_http_in_flight() == 0 && taskq_http_finished() == 0)
 		return;
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
+	taskq_begin_work(true);
 	tasks = palloc(sizeof(TaskqClaimed) * (nclaimed + taskq_http_in_flight() + taskq_http_finished()));
 	memcpy(tasks, claimed, sizeof(TaskqClaimed) * nclaimed);
 	/* requests in flight are stopped; they will be made again (at-least-once) */
@@ -445,12 +438,9 @@ give_back_claimed(void)
 	outcomes = palloc0(sizeof(TaskqOutcome) * n);
 	for (int i = 0; i < n; i++)
 		outcomes[i].kind = TASKQ_UNSTARTED;
-	PushActiveSnapshot(GetTransactionSnapshot());
 	taskq_complete(tasks, outcomes, n);
-	PopActiveSnapshot();
 	taskq_wake_queue_at_commit(my_queue);
-	SPI_finish();
-	CommitTransactionCommand();
+	taskq_end_work(true);
 	nclaimed = 0;
 }
 
@@ -523,12 +513,9 @@ run_batch(bool claim_next)
 	taskq_http_poll(0);
 	if (nclaimed == 0 && (free_share() > 0 || !recent_http) && !queue_drained)
 	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		SPI_connect();
+		taskq_begin_work(false);
 		claim_into(current_context, false);
-		SPI_finish();
-		CommitTransactionCommand();
+		taskq_end_work(false);
 	}
 	if (nclaimed == 0 && taskq_http_finished() == 0 &&
 		pg_atomic_read_u32(&taskq_slot(my_slot)->cancel_pending) == 0)
@@ -544,9 +531,7 @@ run_batch(bool claim_next)
 	outcomes = palloc0(sizeof(TaskqOutcome) * capacity);
 	finished_ids = palloc(sizeof(int64) * capacity);
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
+	taskq_begin_work(false);	/* a snapshot per task and per statement, none held */
 	batch_start = GetCurrentTimestamp();
 	for (int i = 0; i < n; i++)
 	{
@@ -636,8 +621,7 @@ run_batch(bool claim_next)
 		current_context = 1 - current_context;
 		claim_into(current_context, true);
 	}
-	SPI_finish();
-	CommitTransactionCommand();
+	taskq_end_work(false);
 	MemoryContextSwitchTo(batch_context);
 	pgstat_report_stat(false);
 
@@ -676,15 +660,10 @@ recover_orphans_if_due(void)
 	if (last != 0 && !TimestampDifferenceExceeds(last, now, RECOVER_EVERY_MS))
 		return;
 	last = now;
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	taskq_begin_work(true);
 	pgstat_report_activity(STATE_RUNNING, "recovering orphaned tasks");
 	(void) taskq_recover_orphans();
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	taskq_end_work(true);
 }
 
 /* How long to sleep: until the next delayed task is due, within limits. */
@@ -693,14 +672,9 @@ idle_timeout(void)
 {
 	long		ms;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	taskq_begin_work(true);
 	ms = taskq_ms_until_next_due(my_queue);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	taskq_end_work(true);
 
 	if (ms < 0 || ms > taskq_poll_interval_ms)
 		ms = taskq_poll_interval_ms;
@@ -783,16 +757,11 @@ taskq_worker_main(Datum arg)
 		process_reload();
 	}
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	taskq_begin_work(true);
 	pgstat_report_activity(STATE_RUNNING, "recovering orphaned tasks");
 	taskq_recover_orphans();
 	http_fn = taskq_http_request_fn();
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	taskq_end_work(true);
 
 	for (;;)
 	{
