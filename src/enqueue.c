@@ -102,6 +102,28 @@ taskq_tasks_owner(void)
 }
 
 /*
+ * In a PG_CATCH block: re-raise the error being handled, with its detail
+ * replaced and a hint added (where it has none) when it is of sqlerrcode;
+ * unchanged otherwise.  cxt is the memory context of the PG_TRY.
+ */
+pg_noreturn static void
+rethrow_amended(MemoryContext cxt, int sqlerrcode, const char *detail, const char *hint)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	if (edata->sqlerrcode != sqlerrcode)
+		PG_RE_THROW();
+	FlushErrorState();
+	if (detail)
+		edata->detail = pstrdup(detail);
+	if (hint && edata->hint == NULL)
+		edata->hint = pstrdup(hint);
+	ReThrowError(edata);
+}
+
+/*
  * Resolve 'name' like regproc (one function of that name) or
  * 'name(argtypes)' like regprocedure.  Unknown and ambiguous names get
  * PostgreSQL's own errors.
@@ -137,16 +159,9 @@ taskq_resolve_function(text *fn)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
 		/* PostgreSQL's own error, with the way out when a name is ambiguous */
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (edata->sqlerrcode != ERRCODE_AMBIGUOUS_FUNCTION || edata->hint != NULL)
-			PG_RE_THROW();
-		FlushErrorState();
-		edata->hint = psprintf("Name it with its argument types, as in '%s(integer)'.", name);
-		ReThrowError(edata);
+		rethrow_amended(cxt, ERRCODE_AMBIGUOUS_FUNCTION, NULL,
+						psprintf("Name it with its argument types, as in '%s(integer)'.", name));
 	}
 	PG_END_TRY();
 	return oid;
@@ -547,16 +562,10 @@ taskq_check_trigger_definition(CreateTrigStmt *stmt)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
 		/* the arity error, told in the trigger's terms */
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (edata->sqlerrcode != ERRCODE_INVALID_PARAMETER_VALUE)
-			PG_RE_THROW();
-		FlushErrorState();
-		edata->detail = pstrdup("taskq.enqueue_trigger() calls it with the row (the new one, the old one for DELETE) as its only argument.");
-		ReThrowError(edata);
+		rethrow_amended(cxt, ERRCODE_INVALID_PARAMETER_VALUE,
+						"taskq.enqueue_trigger() calls it with the row (the new one, the old one for DELETE) as its only argument.",
+						NULL);
 	}
 	PG_END_TRY();
 }

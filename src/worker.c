@@ -482,6 +482,16 @@ apply_cancellations(TaskqClaimed *tasks, TaskqOutcome *outcomes, int n)
 	}
 }
 
+/* A task that ends failed, for good, without having run. */
+static void
+fail_unstarted(TaskqOutcome *out, const char *sqlstate, char *error)
+{
+	out->kind = TASKQ_FAILED;
+	out->error = error;
+	strlcpy(out->sqlstate, sqlstate, sizeof(out->sqlstate));
+	out->started_at = out->finished_at = GetCurrentTimestamp();
+}
+
 /*
  * Run one batch.  Returns the number of tasks run or given back; 0 means the
  * queue has nothing due.
@@ -509,6 +519,7 @@ run_batch(bool claim_next)
 	int64	   *finished_ids;
 	int			capacity;
 	bool		http_claimed = false;
+	char	   *error;
 
 	taskq_http_poll(0);
 	if (nclaimed == 0 && (free_share() > 0 || !recent_http) && !queue_drained)
@@ -567,19 +578,15 @@ run_batch(bool claim_next)
 			/* an HTTP request: started now, recorded when it ends */
 			if (!owner_exists(tasks[i].owner))
 			{
-				outcomes[i].kind = TASKQ_FAILED;
-				outcomes[i].error = psprintf("the role that enqueued the task no longer exists: role %u was dropped after the task was enqueued",
-											 tasks[i].owner);
-				strlcpy(outcomes[i].sqlstate, "42704", sizeof(outcomes[i].sqlstate));
-				outcomes[i].started_at = outcomes[i].finished_at = GetCurrentTimestamp();
+				fail_unstarted(&outcomes[i], "42704",
+							   psprintf("the role that enqueued the task no longer exists: role %u was dropped after the task was enqueued",
+										tasks[i].owner));
 				continue;
 			}
-			if (!taskq_http_start(&tasks[i], &outcomes[i].error))
+			if (!taskq_http_start(&tasks[i], &error))
 			{
 				/* a malformed request fails for good; the worker goes on */
-				outcomes[i].kind = TASKQ_FAILED;
-				strlcpy(outcomes[i].sqlstate, "22023", sizeof(outcomes[i].sqlstate));
-				outcomes[i].started_at = outcomes[i].finished_at = GetCurrentTimestamp();
+				fail_unstarted(&outcomes[i], "22023", error);
 				continue;
 			}
 			outcomes[i].kind = TASKQ_IN_FLIGHT;
