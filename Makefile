@@ -14,27 +14,38 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" extension/pg_ta
 MODULE_big = pg_taskq
 OBJS = \
 	src/pg_taskq.o \
-	src/config.o \
-	src/shmem.o \
-	src/launcher.o \
-	src/databases.o \
-	src/ddl_guard.o \
-	src/worker.o \
-	src/claim.o \
-	src/sql_task.o \
-	src/task_isolation.o \
-	src/enqueue.o \
-	src/wait.o \
-	src/plans.o \
-	src/commit_wakeups.o \
-	src/workflow.o \
-	src/signature.o \
-	src/workflow_enqueue.o \
-	src/http_policy.o \
-	src/http_task.o \
-	src/http_runner.o \
-	src/cancel.o \
-	src/retention.o
+	src/core/queues.o \
+	src/core/plans.o \
+	src/core/catalog.o \
+	src/core/backoff.o \
+	src/core/values.o \
+	src/shmem/slots.o \
+	src/shmem/pauses.o \
+	src/shmem/waiters.o \
+	src/shmem/wakeups.o \
+	src/runners/sql_task.o \
+	src/runners/task_isolation.o \
+	src/runners/http_request.o \
+	src/runners/http_runner.o \
+	src/runners/http_policy.o \
+	src/workflow/task_checks.o \
+	src/workflow/signature.o \
+	src/workflow/compile.o \
+	src/workflow/advance.o \
+	src/worker/loop.o \
+	src/worker/batch.o \
+	src/worker/claim.o \
+	src/worker/complete.o \
+	src/worker/recovery.o \
+	src/worker/retention.o \
+	src/worker/rate_limit.o \
+	src/launcher/launcher.o \
+	src/launcher/databases.o \
+	src/launcher/probe.o \
+	src/api/enqueue.o \
+	src/api/wait.o \
+	src/api/cancel.o \
+	src/api/ddl_guard.o
 
 DATA = $(wildcard extension/pg_taskq--*.sql)
 EXTRA_CLEAN = tmp_check tmp_check_iso results regression.diffs regression.out output_iso
@@ -45,11 +56,11 @@ SHLIB_LINK += -lcurl
 
 # pg_regress: a throwaway instance with the library preloaded
 REGRESS = setup enqueue errors security security_attacks queues trigger wait workflow workflow_errors cancel
-REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check \
+REGRESS_OPTS = --temp-config=$(srcdir)/test/instance.conf --temp-instance=tmp_check \
 	--load-extension=pg_taskq
 
 ISOLATION = unique_key_race chord_race lock_key_race
-ISOLATION_OPTS = --temp-config=$(srcdir)/test/isolation.conf --temp-instance=tmp_check_iso \
+ISOLATION_OPTS = --temp-config=$(srcdir)/test/instance.conf --temp-instance=tmp_check_iso \
 	--load-extension=pg_taskq
 
 TAP_TESTS = 1
@@ -59,9 +70,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# every object depends on the shared headers (PGXS tracks no header
-# dependencies) and on the control file, whose version is compiled in
-$(OBJS): src/taskq.h src/compat.h extension/pg_taskq.control
+# every object depends on the headers (PGXS tracks no header dependencies)
+# and on the control file, whose version is compiled in
+$(OBJS): $(wildcard src/*/*.h) extension/pg_taskq.control
 
 # control file lives in extension/
 $(EXTENSION).control: extension/$(EXTENSION).control

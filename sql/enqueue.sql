@@ -79,3 +79,24 @@ SELECT taskq.enqueue('get_tz', queue => 'serial_queue') AS tz2 \gset
 COMMIT;
 SELECT result FROM taskq.wait(:tz1, '30 s');
 SELECT result <> '"Asia/Tokyo"' AS not_leaked FROM taskq.wait(:tz2, '30 s');
+
+-- named arguments: each set of names has its own call plan, whatever the
+-- names hold ("a,b" is one name, not "a" and "b"), in the same worker
+CREATE FUNCTION commas("a,b" int DEFAULT 0, a int DEFAULT 0, b int DEFAULT 0) RETURNS text
+LANGUAGE sql AS $$ SELECT format('a,b=%s a=%s b=%s', "a,b", a, b) $$;
+SELECT taskq.enqueue('commas', '{"a": 1, "b": 2}', queue => 'serial_queue') AS nc1 \gset
+SELECT state, result FROM taskq.wait(:nc1, '30 s');
+SELECT taskq.enqueue('commas', '{"a,b": 5}', queue => 'serial_queue') AS nc2 \gset
+SELECT state, result FROM taskq.wait(:nc2, '30 s');
+
+-- the defaults C applies where SQL cannot (a hand-made signature, a
+-- trigger, an HTTP request without timeout) are those SQL declares
+SELECT taskq.enqueue('noop', delay => '1 hour') AS d_sql \gset
+SELECT taskq.enqueue('{"task": {"fn": "noop", "args": [], "delay": "1 hour"}}'::taskq.signature) AS d_sig \gset
+SELECT count(DISTINCT (queue, max_attempts)) AS one_default,
+       min(queue) AS queue, min(max_attempts) AS max_attempts
+FROM taskq.tasks WHERE id IN (:d_sql, :d_sig);
+SELECT taskq.http('https://example.com/')::jsonb #> '{task,args,0,timeout_ms}'
+     = taskq.http('https://example.com/', timeout => NULL)::jsonb #> '{task,args,0,timeout_ms}'
+       AS same_http_timeout;
+SELECT taskq.cancel(:d_sql), taskq.cancel(:d_sig);

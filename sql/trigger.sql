@@ -13,6 +13,12 @@ SELECT bool_and((taskq.wait(id, '30 s')).state = 'succeeded') AS all_succeeded
 FROM taskq.tasks WHERE fn = 'post_changed(posts)'::regprocedure;
 SELECT state, queue, args, result FROM taskq.tasks WHERE fn = 'post_changed(posts)'::regprocedure ORDER BY id;
 SELECT * FROM post_metrics ORDER BY post_id, nwords;
+-- a trigger's tasks get the defaults taskq.enqueue declares (the trigger's
+-- arguments cannot set them; its queue is the second argument here)
+SELECT taskq.enqueue('noop', delay => '1 hour') AS plain \gset
+SELECT count(DISTINCT (max_attempts, priority)) AS one_default
+FROM taskq.tasks WHERE fn = 'post_changed(posts)'::regprocedure OR id = :plain;
+SELECT taskq.cancel(:plain);
 -- misuse: refused by CREATE TRIGGER itself (0.6.0; before, by the first row)
 CREATE TRIGGER bad_stmt AFTER INSERT ON posts
   FOR EACH STATEMENT EXECUTE FUNCTION taskq.enqueue_trigger('post_changed');

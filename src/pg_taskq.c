@@ -2,8 +2,10 @@
  *
  * pg_taskq.c
  *	  Module entry point: refuses to load outside shared_preload_libraries,
- *	  defines the taskq.* GUCs, sets up shared memory, installs the DDL
- *	  guard and registers the launcher background worker.
+ *	  defines the taskq.* GUCs (each variable lives in the subsystem that
+ *	  reads it), installs the shared-memory hooks that let each part of
+ *	  shmem set itself up, installs the DDL guard and registers the
+ *	  launcher.  It sits above every subsystem; none calls it.
  *
  *-------------------------------------------------------------------------
  */
@@ -14,21 +16,17 @@
 #include "postmaster/bgworker.h"
 #include "utils/guc.h"
 
-#include "taskq.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+
+#include "api/api.h"
+#include "core/core.h"
+#include "launcher/launcher.h"
+#include "runners/runners.h"
+#include "shmem/shmem.h"
+#include "worker/worker.h"
 
 PG_MODULE_MAGIC;
-
-char	   *taskq_queues_string = NULL;
-int			taskq_batch_size = 100;
-int			taskq_batch_time_ms = 100;
-int			taskq_poll_interval_ms = 10000;
-int			taskq_max_workers_per_queue = 8;
-char	   *taskq_http_deny_string = NULL;
-char	   *taskq_http_allow_string = NULL;
-int			taskq_http_max_redirects = 5;
-int			taskq_http_max_body_kb = 10240;
-int			taskq_http_max_timeout_ms = 300000;
-int			taskq_retention_s = 7 * 24 * 3600;
 
 void		_PG_init(void);
 
@@ -144,20 +142,37 @@ define_gucs(void)
 	MarkGUCPrefixReserved("taskq");
 }
 
-static void
-register_launcher(void)
-{
-	BackgroundWorker worker;
+/*
+ * Shared memory: each part owned by one file asks for its memory and locks,
+ * then sets them up (shmem/shmem.h says which part is where).
+ */
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 1;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_taskq");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "taskq_launcher_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "taskq launcher");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "taskq launcher");
-	RegisterBackgroundWorker(&worker);
+static void
+shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	taskq_slots_shmem_request();
+	taskq_pauses_shmem_request();
+	taskq_waiters_shmem_request();
+	taskq_probe_shmem_request();
+	taskq_rate_limit_shmem_request();
+}
+
+static void
+shmem_startup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	taskq_slots_shmem_startup();
+	taskq_pauses_shmem_startup();
+	taskq_waiters_shmem_startup();
+	taskq_probe_shmem_startup();
+	taskq_rate_limit_shmem_startup();
+	LWLockRelease(AddinShmemInitLock);
 }
 
 void
@@ -170,7 +185,10 @@ _PG_init(void)
 				 errhint("Add pg_taskq to shared_preload_libraries in postgresql.conf and restart the server.")));
 
 	define_gucs();
-	taskq_shmem_init_hooks();
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = shmem_startup;
 	taskq_ddl_guard_init();
-	register_launcher();
+	taskq_register_launcher();
 }

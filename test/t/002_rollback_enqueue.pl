@@ -1,10 +1,10 @@
 # 002_rollback_enqueue.pl: a task exists if and only if its enqueuing
-# transaction commits (SPEC 7.1).
+# transaction commits (guarantee 1).
 #
 # A rolled-back enqueue (whole transaction or savepoint) leaves no task and
 # its function never runs; a task enqueued in a transaction that is still
 # open is not run until the commit, and then it is.  Tasks enqueued by a task
-# exist only if that task succeeds (SPEC 3, "Tasks create tasks").
+# exist only if that task succeeds (README, "Tasks create tasks").
 
 use strict;
 use warnings;

@@ -1,5 +1,5 @@
 # 003_terminate_worker.pl: a worker terminated with pg_terminate_backend while
-# it runs a task loses nothing (SPEC 7.2, 7.3).
+# it runs a task loses nothing (guarantees 2 and 3).
 #
 # Every task ends succeeded, none stays running, and each task's insert is
 # present exactly once: the interrupted attempt's effects were rolled back and

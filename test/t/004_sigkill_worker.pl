@@ -1,7 +1,7 @@
 # 004_sigkill_worker.pl: a worker killed with SIGKILL while it runs a task
 # makes the postmaster restart the whole server (restart_after_crash); after
 # recovery no task is lost or stuck running and every effect happened
-# exactly once (SPEC 7.2, 7.3).
+# exactly once (guarantees 2 and 3).
 
 use strict;
 use warnings;

@@ -1,6 +1,6 @@
 # 005_immediate_stop.pl: `pg_ctl stop -m immediate` while tasks run loses no
 # committed task and leaves none running for ever; after the restart every
-# task ends succeeded with its effect present exactly once (SPEC 7.2, 7.3).
+# task ends succeeded with its effect present exactly once (guarantees 2 and 3).
 
 use strict;
 use warnings;

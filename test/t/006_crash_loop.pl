@@ -1,6 +1,6 @@
 # 006_crash_loop.pl: an attempt is counted even when it crashes the server, so
 # a task that crashes it every time ends failed after max_attempts and the
-# server stops crash-looping (SPEC 7.4).
+# server stops crash-looping (guarantee 4).
 #
 # The task's function makes its own backend (the worker) die of SIGKILL:
 # COPY ... TO PROGRAM runs a shell whose parent is the backend.

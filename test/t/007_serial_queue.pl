@@ -1,5 +1,5 @@
 # 007_serial_queue.pl: a queue's concurrency limit is never exceeded, measured
-# under contention (SPEC 7.5).
+# under contention (guarantee 5).
 #
 # Each task records the interval during which it ran (clock_timestamp() at its
 # start and end).  On serial_queue:1 no two intervals may overlap; on trio:3

@@ -1,5 +1,5 @@
 # 010_chord_1000.pl: a chord of 1,000 members on a queue of concurrency 4
-# (SPEC 4, issue 3 point 5).  Four workers finish members concurrently, so
+# (docs/workflows.md).  Four workers finish members concurrently, so
 # the last members of the header finish at nearly the same instant; the body
 # must still be released exactly once, with the 1,000 results in header
 # order.  One member fails on its first attempt and succeeds on its retry:

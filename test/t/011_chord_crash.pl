@@ -2,7 +2,7 @@
 # chord run; the postmaster restarts the whole server (restart_after_crash).
 # After recovery the chord still completes: the body runs exactly once with
 # the results in header order, and each member's effect is present exactly
-# once (SPEC 4, 7.2, 7.3; issue 3 point 7).
+# once (guarantees 2 and 3; docs/workflows.md).
 
 use strict;
 use warnings;

@@ -1,4 +1,4 @@
-# 012_workflow_failure.pl: failure in workflows (SPEC 4, issue 3 point 6).
+# 012_workflow_failure.pl: failure in workflows (docs/workflows.md).
 #
 # A chord member that fails for good fails the body, with an error naming the
 # failed task; the body never runs; the other members still finish; the error

@@ -4,7 +4,7 @@
 # 429 whose Retry-After is honoured, a timeout, a body over the cap,
 # redirects under and over the cap, the idempotency key, a chain http -> SQL,
 # bad URLs rejected at enqueue, and many requests in flight in few processes
-# (SPEC 3, 5, 7.6, 7.8; docs/http.md).
+# (guarantees 6 and 8; docs/http.md).
 
 use strict;
 use warnings;

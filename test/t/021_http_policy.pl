@@ -1,4 +1,4 @@
-# 021_http_policy.pl: the address policy of HTTP tasks (SPEC 7.8,
+# 021_http_policy.pl: the address policy of HTTP tasks (guarantee 8,
 # docs/http.md).  Tasks owned by a non-superuser cannot reach loopback
 # addresses by default (taskq.http_deny), on the first request or on any
 # redirect hop; taskq.http_allow opens a range; superusers are not subject

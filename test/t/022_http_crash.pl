@@ -1,5 +1,5 @@
 # 022_http_crash.pl: a worker killed with SIGKILL while it has HTTP
-# requests in flight (SPEC 7.3, 7.6).  The postmaster restarts the whole
+# requests in flight (guarantees 3 and 6).  The postmaster restarts the whole
 # server (restart_after_crash); afterwards every one of the 100 tasks ends
 # exactly once (one committed transition to succeeded or failed, recorded
 # by a trigger), none is lost, none is left running, and the server saw

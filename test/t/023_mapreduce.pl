@@ -1,4 +1,4 @@
-# 023_mapreduce.pl: the map/reduce of SPEC section 2, end to end.  1,000
+# 023_mapreduce.pl: the map/reduce of the README (Workflows), end to end.  1,000
 # generated pages (test/http/make_pages.pl: known whole-word counts of
 # 'foo', 'bar' and 'john', next to look-alikes) are served by nginx on
 # 127.0.0.1 (or by TestHttpServer when nginx is not installed); one chord

@@ -1,4 +1,4 @@
-# 024_http_attacks.pl: HTTP tasks tried as an attacker would (SPEC 7.8,
+# 024_http_attacks.pl: HTTP tasks tried as an attacker would (guarantee 8,
 # 7.10; docs/security.md).
 #
 # 1. A kept-alive connection: the worker's superuser task opens a connection

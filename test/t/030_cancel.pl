@@ -1,4 +1,4 @@
-# 030_cancel.pl: taskq.cancel on running tasks (issue 5, item 3).  A running
+# 030_cancel.pl: taskq.cancel on running tasks.  A running
 # SQL task is interrupted promptly and its effects are rolled back; an HTTP
 # request in flight is stopped; what depends on a cancelled task ends
 # cancelled; the workers go on serving the queue afterwards.

@@ -1,5 +1,5 @@
 # 031_retention.pl: finished tasks older than taskq.retention are deleted
-# in batches by a worker (issue 5, item 6), queued and running ones never,
+# in batches by a worker, queued and running ones never,
 # and a finished chord member is kept while its body still waits for it.
 
 use strict;

@@ -1,6 +1,6 @@
 # 032_rate_limit.pl: a queue with a rate limit ('limited:4@20/s') starts no
 # more than 20 tasks in any second, measured over several seconds, while
-# its workers sleep instead of polling (issue 5, item 4); in each database
+# its workers sleep instead of polling; in each database
 # on its own.
 
 use strict;

@@ -1,4 +1,4 @@
-# 033_lock_keys.pl: the blog's wish (issue 5, item 1).  Increments of a
+# 033_lock_keys.pl: the blog's wish.  Increments of a
 # counter hold its key exclusively, reads share it.  On a queue of four
 # workers, 200 increments interleaved with 400 reads: the counter ends
 # exact, reads overlap each other, no read overlaps a write, and no read

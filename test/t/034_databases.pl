@@ -1,4 +1,4 @@
-# 034_databases.pl: many databases (issue 5, item 5).  The workers serve
+# 034_databases.pl: many databases.  The workers serve
 # every database where CREATE EXTENSION pg_taskq ran, found without any
 # setting naming them; databases created and dropped while the server runs
 # are followed; queue limits apply per database; DROP DATABASE, DROP

@@ -3,7 +3,7 @@
 #
 # The queue table swings from empty to millions of rows, so a sequential
 # scan in a worker's statement costs more with every finished task; and the
-# workers plan with sequential scans disabled (src/plans.c), so a statement
+# workers plan with sequential scans disabled (src/core/plans.c), so a statement
 # that has no usable index gets the "disabled" cost of 10^10, which is far
 # above jit_above_cost: each execution was JIT-compiled, some 200 ms of CPU
 # between a task and the next wake-up (found by the latency benchmark: the

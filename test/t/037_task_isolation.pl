@@ -1,5 +1,5 @@
 # 037_task_isolation.pl: nothing a task leaves in its worker's session is
-# there for the next task (SPEC 7.7; src/task_isolation.c).
+# there for the next task (guarantee 7; src/runners/task_isolation.c).
 #
 # One worker runs every task, so all tasks share its session.  An ordinary
 # role, mallory, runs a task that plants what it can: a temporary view with

@@ -1,5 +1,5 @@
 # 039_foreign_schema.pl: CREATE EXTENSION pg_taskq never adopts a schema
-# named taskq that someone else made (SPEC 7.7).  An ordinary role with
+# named taskq that someone else made (guarantee 7).  An ordinary role with
 # CREATE on a database (a database owner has it) makes the schema first;
 # had the extension been installed into it, its owner could drop it with
 # everything in it (DROP SCHEMA ... CASCADE needs only the schema's

@@ -1,4 +1,4 @@
-# 040_backup.pl: backups keep the queue (SPEC 7.11).  A database with tasks
+# 040_backup.pl: backups keep the queue (guarantee 11).  A database with tasks
 # in every state (one of them running), a workflow under way, unique and
 # lock keys, is dumped with pg_dump (custom format, restored by pg_restore,
 # and plain SQL, restored by psql) into new databases of the same cluster.

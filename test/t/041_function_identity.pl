@@ -1,6 +1,6 @@
 # 041_function_identity.pl: a task runs the function it was enqueued with,
 # by identity (its OID), not by name, in long-lived workers that have run
-# it before (SPEC 7.10): after ALTER FUNCTION ... RENAME its tasks still
+# it before (guarantee 10): after ALTER FUNCTION ... RENAME its tasks still
 # run it; after DROP FUNCTION and CREATE FUNCTION of the same name, the
 # tasks of the dropped one fail at once, with a clear error, and the new
 # function is not run in its place.

@@ -1,5 +1,5 @@
 # 042_slot_shortage.pl: every configured queue is served when background
-# worker slots are short (SPEC 7.12).  max_worker_processes = 6 leaves four
+# worker slots are short (guarantee 12).  max_worker_processes = 6 leaves four
 # slots for pg_taskq's workers and probes (the launcher and PostgreSQL's
 # logical replication launcher take two), while two databases with queues
 # 'a:2, b:1' ask for six workers.  Workers are started in rounds, worker 0

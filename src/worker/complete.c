@@ -1,0 +1,179 @@
+/*-------------------------------------------------------------------------
+ *
+ * complete.c
+ *	  The completion of a batch: one UPDATE records every outcome, then the
+ *	  advancer (workflow/advance.c) releases or fails what waits for the
+ *	  tasks, in the same transaction.
+ *
+ *	  Each runs through a saved SPI plan; the caller has connected to SPI
+ *	  inside a transaction with an active snapshot.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "shmem/shmem.h"
+#include "workflow/workflow.h"
+#include "worker/worker_internal.h"
+
+/* the outcome of a task, as complete_sql reads it */
+#define OUTCOME_SUCCEEDED	's'
+#define OUTCOME_FAILED		'f'
+#define OUTCOME_RETRY		'r'
+#define OUTCOME_CANCELLED	'x'
+#define OUTCOME_UNSTARTED	'u'
+
+/*
+ * One statement records a whole batch.  Unstarted tasks go back to the
+ * queue with their attempt refunded.  Each outcome is passed as a "char":
+ * OUTCOME_* below.
+ */
+static const char *complete_sql =
+"UPDATE taskq.tasks t SET"
+"  state = CASE u.kind WHEN 's' THEN 'succeeded' WHEN 'f' THEN 'failed' WHEN 'x' THEN 'cancelled'"
+"          ELSE 'queued' END,"
+"  attempt = CASE u.kind WHEN 'u' THEN t.attempt OPERATOR(pg_catalog.-) 1 ELSE t.attempt END,"
+"  result = CASE u.kind WHEN 's' THEN u.result ELSE t.result END,"
+"  error = CASE u.kind WHEN 's' THEN NULL WHEN 'u' THEN t.error ELSE u.error END,"
+"  sqlstate = CASE u.kind WHEN 's' THEN NULL WHEN 'u' THEN t.sqlstate ELSE u.sqlstate END,"
+"  started_at = CASE u.kind WHEN 'u' THEN NULL ELSE u.started_at END,"
+"  finished_at = CASE WHEN u.kind IN ('s', 'f', 'x') THEN u.finished_at END,"
+"  run_at = CASE u.kind WHEN 'r' THEN u.finished_at OPERATOR(pg_catalog.+)"
+"              pg_catalog.make_interval(secs => u.backoff) ELSE t.run_at END,"
+"  worker_pid = CASE u.kind WHEN 'u' THEN NULL ELSE t.worker_pid END,"
+"  worker_token = NULL, run_alone = false"
+" FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
+"   pg_catalog.unnest($2::pg_catalog.\"char\"[]), pg_catalog.unnest($3::pg_catalog.jsonb[]),"
+"   pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.text[]),"
+"   pg_catalog.unnest($6::pg_catalog.timestamptz[]), pg_catalog.unnest($7::pg_catalog.timestamptz[]),"
+"   pg_catalog.unnest($8::pg_catalog.float8[]))"
+"   AS u(id, kind, result, error, sqlstate, started_at, finished_at, backoff)"
+" WHERE t.id OPERATOR(pg_catalog.=) u.id";
+
+static SPIPlanPtr complete_plan = NULL;
+
+static void complete_rows(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n);
+
+/*
+ * Record the outcomes of a batch, in the caller's transaction; tasks whose
+ * HTTP request is still in flight are left as they are.
+ */
+void
+taskq_complete(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n)
+{
+	TaskqClaimed *t = palloc(sizeof(TaskqClaimed) * Max(1, n));
+	TaskqOutcome *o = palloc(sizeof(TaskqOutcome) * Max(1, n));
+	int			m = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (outcomes[i].kind == TASKQ_IN_FLIGHT)
+			continue;
+		t[m] = tasks[i];
+		o[m] = outcomes[i];
+		m++;
+	}
+	if (m > 0)
+		complete_rows(t, o, m);
+}
+
+/* Record outcomes, none in flight. */
+static void
+complete_rows(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n)
+{
+	Oid			argtypes[8] = {INT8ARRAYOID, CHARARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
+	TEXTARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8ARRAYOID};
+	Datum	   *ids = palloc(sizeof(Datum) * n);
+	Datum	   *kinds = palloc(sizeof(Datum) * n);
+	Datum	   *results = palloc(sizeof(Datum) * n);
+	bool	   *results_null = palloc(sizeof(bool) * n);
+	Datum	   *errors = palloc(sizeof(Datum) * n);
+	bool	   *errors_null = palloc(sizeof(bool) * n);
+	Datum	   *sqlstates = palloc(sizeof(Datum) * n);
+	Datum	   *started = palloc(sizeof(Datum) * n);
+	Datum	   *finished = palloc(sizeof(Datum) * n);
+	Datum	   *backoff = palloc(sizeof(Datum) * n);
+	Datum		values[8];
+	int			ret;
+
+	taskq_saved_plan(&complete_plan, complete_sql, 8, argtypes);
+
+	for (int i = 0; i < n; i++)
+	{
+		const TaskqOutcome *o = &outcomes[i];
+		char		kind;
+
+		switch (o->kind)
+		{
+			case TASKQ_SUCCEEDED:
+				kind = OUTCOME_SUCCEEDED;
+				break;
+			case TASKQ_FAILED:
+				kind = OUTCOME_FAILED;
+				break;
+			case TASKQ_RETRY:
+				kind = OUTCOME_RETRY;
+				break;
+			case TASKQ_CANCELLED:
+				kind = OUTCOME_CANCELLED;
+				break;
+			default:
+				kind = OUTCOME_UNSTARTED;
+				break;
+		}
+		ids[i] = Int64GetDatum(tasks[i].id);
+		kinds[i] = CharGetDatum(kind);
+		results[i] = o->result ? JsonbPGetDatum(o->result) : (Datum) 0;
+		results_null[i] = o->result == NULL;
+		errors[i] = o->error ? CStringGetTextDatum(o->error) : (Datum) 0;
+		errors_null[i] = o->error == NULL;
+		sqlstates[i] = CStringGetTextDatum(o->sqlstate);
+		started[i] = TimestampTzGetDatum(o->started_at);
+		finished[i] = TimestampTzGetDatum(o->finished_at);
+		backoff[i] = Float8GetDatum(o->backoff_s);
+	}
+
+	values[0] = taskq_param_array(ids, NULL, n, INT8OID);
+	values[1] = taskq_param_array(kinds, NULL, n, CHAROID);
+	values[2] = taskq_param_array(results, results_null, n, JSONBOID);
+	values[3] = taskq_param_array(errors, errors_null, n, TEXTOID);
+	values[4] = taskq_param_array(sqlstates, NULL, n, TEXTOID);
+	values[5] = taskq_param_array(started, NULL, n, TIMESTAMPTZOID);
+	values[6] = taskq_param_array(finished, NULL, n, TIMESTAMPTZOID);
+	values[7] = taskq_param_array(backoff, NULL, n, FLOAT8OID);
+
+	ret = taskq_execute_plan(complete_plan, values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "pg_taskq: recording task outcomes failed: %s", SPI_result_code_string(ret));
+
+	/* workflow steps: release or fail what waits for them, in this transaction */
+	{
+		int64	   *succeeded = palloc(sizeof(int64) * n);
+		int			nsucceeded = 0;
+		int64	   *workflows_done = palloc(sizeof(int64) * n);
+		int			nworkflows_done = 0;
+
+		for (int i = 0; i < n; i++)
+		{
+			if (!tasks[i].has_dependents)
+				continue;
+			if (outcomes[i].kind == TASKQ_SUCCEEDED)
+			{
+				succeeded[nsucceeded++] = tasks[i].id;
+				if (tasks[i].carries_workflow_result)
+					workflows_done[nworkflows_done++] = tasks[i].id;
+			}
+			else if (outcomes[i].kind == TASKQ_FAILED)
+				taskq_advance_failed(tasks[i].id, false);
+			else if (outcomes[i].kind == TASKQ_CANCELLED)
+				taskq_advance_failed(tasks[i].id, true);
+		}
+		taskq_advance_succeeded(succeeded, nsucceeded);
+		taskq_cancel_error_callbacks(workflows_done, nworkflows_done);
+	}
+}
