@@ -19,6 +19,7 @@ OBJS = \
 	src/core/catalog.o \
 	src/core/backoff.o \
 	src/core/values.o \
+	src/core/sleep.o \
 	src/shmem/slots.o \
 	src/shmem/pauses.o \
 	src/shmem/waiters.o \

@@ -136,9 +136,7 @@ pause_database(Oid dboid)
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), PAUSE_WAIT_MS);
 	while (taskq_database_processes(dboid) > 0 && GetCurrentTimestamp() < deadline)
 	{
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 10, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		taskq_sleep(10);
 		CHECK_FOR_INTERRUPTS();
 	}
 }

@@ -151,11 +151,7 @@ taskq_wait(PG_FUNCTION_ARGS)
 					break;
 				sleep_ms = Min(sleep_ms, TimestampDifferenceMilliseconds(now, deadline) + 1);
 			}
-			(void) WaitLatch(MyLatch,
-							 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 sleep_ms,
-							 PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
+			taskq_sleep(sleep_ms);
 			CHECK_FOR_INTERRUPTS();
 		}
 	}

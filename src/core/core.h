@@ -12,6 +12,7 @@
  *	                      a background process's transaction bracket
  *	  src/core/catalog.c  the tables' owner, taskq.http_request's OID
  *	  src/core/backoff.c  the delay before a retry
+ *	  src/core/sleep.c    how a process of ours sleeps
  *	  src/core/values.c   int8[] parameters, jsonb arrays and strings
  *
  *-------------------------------------------------------------------------
@@ -167,6 +168,9 @@ extern void taskq_end_work(bool with_snapshot);
 /* catalog.c */
 extern Oid	taskq_tasks_owner(void);
 extern Oid	taskq_http_request_fn(void);
+
+/* sleep.c */
+extern void taskq_sleep(long timeout_ms);
 
 /* backoff.c */
 extern double taskq_retry_backoff(int attempt);

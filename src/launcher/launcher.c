@@ -316,11 +316,7 @@ taskq_launcher_main(Datum arg)
 			timeout_ms = retry_ms;
 
 		pgstat_report_activity(STATE_IDLE, NULL);
-		(void) WaitLatch(MyLatch,
-						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 timeout_ms,
-						 PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		taskq_sleep(timeout_ms);
 	}
 }
 

@@ -536,9 +536,7 @@ taskq_reset_slots(void)
 		LWLockRelease(shared->lock);
 		if (alive > 0)
 		{
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 10, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
+			taskq_sleep(10);
 			CHECK_FOR_INTERRUPTS();
 		}
 	} while (alive > 0 && GetCurrentTimestamp() < deadline);

@@ -172,11 +172,7 @@ static void
 wait_for_wakeup(long timeout_ms)
 {
 	pgstat_report_activity(STATE_IDLE, NULL);
-	(void) WaitLatch(MyLatch,
-					 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					 timeout_ms,
-					 PG_WAIT_EXTENSION);
-	ResetLatch(MyLatch);
+	taskq_sleep(timeout_ms);
 }
 
 static void
