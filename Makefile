@@ -20,6 +20,8 @@ OBJS = \
 	src/core/backoff.o \
 	src/core/values.o \
 	src/core/sleep.o \
+	src/core/quiet_stop.o \
+	src/stats/counters.o \
 	src/shmem/slots.o \
 	src/shmem/pauses.o \
 	src/shmem/waiters.o \
@@ -37,6 +39,7 @@ OBJS = \
 	src/worker/batch.o \
 	src/worker/claim.o \
 	src/worker/complete.o \
+	src/worker/report.o \
 	src/worker/recovery.o \
 	src/worker/retention.o \
 	src/worker/rate_limit.o \
@@ -46,7 +49,8 @@ OBJS = \
 	src/api/enqueue.o \
 	src/api/wait.o \
 	src/api/cancel.o \
-	src/api/ddl_guard.o
+	src/api/ddl_guard.o \
+	src/api/monitoring.o
 
 DATA = $(wildcard extension/pg_taskq--*.sql)
 EXTRA_CLEAN = tmp_check tmp_check_iso results regression.diffs regression.out output_iso
@@ -56,7 +60,7 @@ PG_CFLAGS = -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-init
 SHLIB_LINK += -lcurl
 
 # pg_regress: a throwaway instance with the library preloaded
-REGRESS = setup enqueue errors security security_attacks queues trigger wait workflow workflow_errors cancel
+REGRESS = setup enqueue errors security security_attacks queues trigger wait workflow workflow_errors cancel operations
 REGRESS_OPTS = --temp-config=$(srcdir)/test/instance.conf --temp-instance=tmp_check \
 	--load-extension=pg_taskq
 

@@ -4,7 +4,7 @@ SELECT taskq.enqueue('update_metrics', '[100]', queue => 'serial_queue') AS s1 \
 SELECT state FROM taskq.wait(:s1, '30 s');
 SELECT taskq.enqueue('noop', queue => 'serial_queue', delay => '1 hour') AS s2 \gset
 SELECT queue, concurrency, queued >= 1 AS has_queued, succeeded >= 1 AS has_succeeded,
-       oldest_queued_age >= interval '0' AS age_known
+       oldest_queued_age IS NULL AS delayed_is_not_backlog
 FROM taskq.queue_stats WHERE queue = 'serial_queue';
 SELECT queue, concurrency FROM taskq.queue_stats ORDER BY queue;
 -- priority: higher first, then enqueue order (one transaction, queue of one worker)

@@ -24,6 +24,7 @@
 #include "launcher/launcher.h"
 #include "runners/runners.h"
 #include "shmem/shmem.h"
+#include "stats/stats.h"
 #include "worker/worker.h"
 
 PG_MODULE_MAGIC;
@@ -139,6 +140,42 @@ define_gucs(void)
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
+	DefineCustomBoolVariable("taskq.log_failures",
+							 "Logs a line for each task that fails for good.",
+							 "The line names the task, its function, queue and database, its attempts and its error.",
+							 &taskq_log_failures,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("taskq.log_min_duration",
+							"Logs a line for each task that runs at least this long.",
+							"-1 (the default) logs none; 0 logs every task.",
+							&taskq_log_min_duration_ms,
+							-1, -1, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("taskq.track_stats",
+							 "Counts tasks in taskq.stats.",
+							 NULL,
+							 &taskq_track_stats,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("taskq.stats_max",
+							"Most entries of taskq.stats (database, role, queue, function).",
+							"What does not fit is counted in one overflow entry.",
+							&taskq_stats_max,
+							1000, 100, 1000000,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("taskq");
 }
 
@@ -159,6 +196,7 @@ shmem_request(void)
 	taskq_waiters_shmem_request();
 	taskq_probe_shmem_request();
 	taskq_rate_limit_shmem_request();
+	taskq_stats_shmem_request();
 }
 
 static void
@@ -172,6 +210,7 @@ shmem_startup(void)
 	taskq_waiters_shmem_startup();
 	taskq_probe_shmem_startup();
 	taskq_rate_limit_shmem_startup();
+	taskq_stats_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 

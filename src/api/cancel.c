@@ -25,6 +25,7 @@
 
 #include "api/api.h"
 #include "shmem/shmem.h"
+#include "stats/stats.h"
 #include "workflow/workflow.h"
 
 PG_FUNCTION_INFO_V1(taskq_cancel);
@@ -41,7 +42,8 @@ static const char *cancel_sql =
 "  finished_at = CASE WHEN t.state IN ('waiting', 'queued') THEN pg_catalog.now() END,"
 "  error = pg_catalog.format('cancelled by %s', $2::pg_catalog.oid::pg_catalog.regrole)"
 " WHERE t.id OPERATOR(pg_catalog.=) $1 AND t.state IN " TASKQ_STATES_UNFINISHED_SQL
-" RETURNING t.state, t.worker_pid, t.has_dependents";
+" RETURNING t.state, t.worker_pid, t.has_dependents, t.owner::pg_catalog.oid, t.queue,"
+"   t.fn::pg_catalog.oid";
 
 /*
  * A workflow step that was cancelled while it waited for its predecessors
@@ -121,6 +123,11 @@ taskq_cancel(PG_FUNCTION_ARGS)
 		found = true;
 		if (strcmp(state, "cancelled") == 0)
 		{
+			/* counted now (a running task is counted by its worker) */
+			taskq_stats_count(DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull)),
+							  SPI_getvalue(tup, desc, 5),
+							  DatumGetObjectId(SPI_getbinval(tup, desc, 6, &isnull)),
+							  TASKQ_STAT_CANCELLED, -1, -1);
 			taskq_wake_waiters_at_commit(id);
 			if (has_dependents)
 				taskq_advance_failed(id, true);

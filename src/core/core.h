@@ -13,6 +13,7 @@
  *	  src/core/catalog.c  the tables' owner, taskq.http_request's OID
  *	  src/core/backoff.c  the delay before a retry
  *	  src/core/sleep.c    how a process of ours sleeps
+ *	  src/core/quiet_stop.c  a stop by SIGTERM logged at LOG, not FATAL
  *	  src/core/values.c   int8[] parameters, jsonb arrays and strings
  *
  *-------------------------------------------------------------------------
@@ -117,6 +118,7 @@ typedef struct TaskqOutcome
 	Jsonb	   *result;			/* TASKQ_SUCCEEDED, may be NULL */
 	char	   *error;			/* TASKQ_RETRY / TASKQ_FAILED */
 	char		sqlstate[6];
+	bool		ran;			/* it was run (started_at, finished_at are its run) */
 	TimestampTz started_at;
 	TimestampTz finished_at;
 	double		backoff_s;		/* TASKQ_RETRY */
@@ -168,6 +170,9 @@ extern void taskq_end_work(bool with_snapshot);
 /* catalog.c */
 extern Oid	taskq_tasks_owner(void);
 extern Oid	taskq_http_request_fn(void);
+
+/* quiet_stop.c */
+extern void taskq_quiet_stop(char *(*describe) (void));
 
 /* sleep.c */
 extern void taskq_sleep(long timeout_ms);

@@ -278,12 +278,19 @@ start_missing_processes(void)
 	return retry_ms;
 }
 
+static char *
+launcher_stop_message(void)
+{
+	return pstrdup("taskq launcher stopping: asked to (server shutdown or pg_terminate_backend)");
+}
+
 void
 taskq_launcher_main(Datum arg)
 {
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
+	taskq_quiet_stop(launcher_stop_message);
 
 	/* shared catalogs only: the launcher needs pg_database, nothing else */
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);

@@ -97,6 +97,15 @@ taskq_take_probe_requests(Oid *dboids, int max, bool *all)
 	return n;
 }
 
+static Oid	probed_dboid = InvalidOid;
+
+static char *
+probe_stop_message(void)
+{
+	return psprintf("taskq probe of database %u stopping: asked to (server shutdown or DDL on the database)",
+					probed_dboid);
+}
+
 /*
  * The probe: connect to the slot's database, look for pg_taskq in
  * pg_extension, report, exit.
@@ -114,6 +123,8 @@ taskq_probe_main(Datum arg)
 	if (!taskq_claim_slot_or_leave(slotno))
 		proc_exit(0);
 	taskq_slot_assignment(slotno, &dboid, NULL, NULL);
+	probed_dboid = dboid;
+	taskq_quiet_stop(probe_stop_message);
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("taskq probe");
 

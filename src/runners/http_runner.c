@@ -440,6 +440,7 @@ outcome_of(Transfer *t, TaskqOutcome *out)
 	char	   *effective_url = NULL;
 
 	memset(out, 0, sizeof(*out));
+	out->ran = true;
 	out->started_at = t->started_at;
 	out->finished_at = GetCurrentTimestamp();
 	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);

@@ -31,6 +31,33 @@ typedef enum TaskqReport
 	TASKQ_REPORT_LEFT			/* left on purpose: database paused, slot unwanted */
 } TaskqReport;
 
+/* what a worker is doing, as taskq.workers shows it */
+typedef enum TaskqWorkerState
+{
+	TASKQ_WORKER_STARTING = 0,
+	TASKQ_WORKER_IDLE,
+	TASKQ_WORKER_CLAIMING,
+	TASKQ_WORKER_RUNNING,		/* a SQL task */
+	TASKQ_WORKER_HTTP,			/* only HTTP requests in flight */
+	TASKQ_WORKER_RECORDING,
+	TASKQ_WORKER_WAITING_RATE,	/* for a permit of its queue's rate limit */
+	TASKQ_WORKER_WAITING_LOCK	/* for a lock key's claim lock */
+} TaskqWorkerState;
+
+/* one worker's slot, as read for taskq.workers */
+typedef struct TaskqSlotRow
+{
+	Oid			dboid;
+	char		queue[NAMEDATALEN];
+	int			index;
+	pid_t		pid;			/* 0: reserved, not started yet */
+	TaskqWorkerState state;
+	int64		task_id;		/* the SQL task it runs, or 0 */
+	TimestampTz since;			/* of the state (of the task, when running) */
+} TaskqSlotRow;
+
+extern const char *taskq_worker_state_name(TaskqWorkerState state);
+
 /* slots.c: set-up */
 extern void taskq_slots_shmem_request(void);
 extern void taskq_slots_shmem_startup(void);
@@ -57,6 +84,7 @@ extern void taskq_slot_set_task(int slotno, int64 task_id);
 extern bool taskq_slot_cancel_pending(int slotno);
 extern bool taskq_slot_take_cancel_pending(int slotno);
 extern bool taskq_asked_to_yield(int slotno);
+extern void taskq_set_my_state(TaskqWorkerState state, TimestampTz since);
 
 /* slots.c: for anyone */
 extern void taskq_wake_queue(const char *queue);
@@ -64,6 +92,7 @@ extern int	taskq_live_tokens(int64 *tokens, int max);
 extern void taskq_signal_cancel(int64 task_id, int worker_pid);
 extern int	taskq_signal_database(Oid dboid, int signo);
 extern int	taskq_database_processes(Oid dboid);
+extern int	taskq_slots_read(TaskqSlotRow **rows);
 
 /* pauses.c */
 #define TASKQ_MAX_PAUSES	64

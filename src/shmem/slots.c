@@ -44,6 +44,8 @@ typedef struct TaskqWorkerSlot
 	int64		token;			/* claim token of the living worker, or 0 */
 	pg_atomic_uint64 current_task;	/* the SQL task it runs now, or 0 */
 	pg_atomic_uint32 cancel_pending;	/* taskq.cancel asked it to look */
+	pg_atomic_uint32 state;		/* a TaskqWorkerState, set by the worker */
+	pg_atomic_uint64 state_since;	/* a TimestampTz */
 	bool		yield;			/* the launcher wants the slot for another queue */
 } TaskqWorkerSlot;
 
@@ -58,6 +60,10 @@ typedef struct TaskqSlots
 } TaskqSlots;
 
 static TaskqSlots *shared = NULL;
+
+/* the slot this process claimed, if any; and the state it last set there */
+static int	my_slotno = -1;
+static TaskqWorkerState my_state = TASKQ_WORKER_STARTING;
 
 static Size
 slots_size(void)
@@ -92,6 +98,8 @@ taskq_slots_shmem_startup(void)
 	{
 		pg_atomic_init_u64(&shared->slots[i].current_task, 0);
 		pg_atomic_init_u32(&shared->slots[i].cancel_pending, 0);
+		pg_atomic_init_u32(&shared->slots[i].state, TASKQ_WORKER_STARTING);
+		pg_atomic_init_u64(&shared->slots[i].state_since, 0);
 	}
 }
 
@@ -147,6 +155,9 @@ taskq_slot_reserve(Oid dboid, const char *queue, int index, const bool *held,
 		slot->yield = false;
 		slot->pid = 0;
 		slot->token = 0;
+		pg_atomic_write_u32(&slot->state, TASKQ_WORKER_STARTING);
+		pg_atomic_write_u64(&slot->state_since, (uint64) GetCurrentTimestamp());
+		pg_atomic_write_u64(&slot->current_task, 0);
 	}
 	LWLockRelease(shared->lock);
 	return slotno;
@@ -439,7 +450,10 @@ taskq_claim_slot_or_leave(int slotno)
 	}
 	LWLockRelease(shared->lock);
 	if (ok)
+	{
+		my_slotno = slotno;
 		before_shmem_exit(release_slot, Int32GetDatum(slotno));
+	}
 	return ok;
 }
 
@@ -549,4 +563,76 @@ taskq_reset_slots(void)
 		shared->slots[i].token = 0;
 	}
 	LWLockRelease(shared->lock);
+}
+
+/*
+ * What this worker is doing now, for taskq.workers: set when it changes
+ * (and at each task, whose start is the state's "since").  Two atomic
+ * stores, no lock: a reader may see the state a moment old, never a torn
+ * value.
+ */
+void
+taskq_set_my_state(TaskqWorkerState state, TimestampTz since)
+{
+	TaskqWorkerSlot *slot;
+
+	if (my_slotno < 0 || (state == my_state && state != TASKQ_WORKER_RUNNING))
+		return;
+	slot = slot_at(my_slotno);
+	my_state = state;
+	pg_atomic_write_u64(&slot->state_since, (uint64) since);
+	pg_atomic_write_u32(&slot->state, (uint32) state);
+}
+
+const char *
+taskq_worker_state_name(TaskqWorkerState state)
+{
+	switch (state)
+	{
+		case TASKQ_WORKER_STARTING:
+			return "starting";
+		case TASKQ_WORKER_IDLE:
+			return "idle";
+		case TASKQ_WORKER_CLAIMING:
+			return "claiming";
+		case TASKQ_WORKER_RUNNING:
+			return "running";
+		case TASKQ_WORKER_HTTP:
+			return "http requests in flight";
+		case TASKQ_WORKER_RECORDING:
+			return "recording";
+		case TASKQ_WORKER_WAITING_RATE:
+			return "waiting for rate limit";
+		case TASKQ_WORKER_WAITING_LOCK:
+			return "waiting for lock key";
+	}
+	return "unknown";
+}
+
+/* The worker slots in use (probes left out), copied; returns how many. */
+int
+taskq_slots_read(TaskqSlotRow **rows)
+{
+	int			n = 0;
+
+	*rows = palloc0(sizeof(TaskqSlotRow) * Max(1, shared->nslots));
+	LWLockAcquire(shared->lock, LW_SHARED);
+	for (int i = 0; i < shared->nslots; i++)
+	{
+		TaskqWorkerSlot *slot = &shared->slots[i];
+		TaskqSlotRow *row;
+
+		if (!slot->in_use || slot->is_probe)
+			continue;
+		row = &(*rows)[n++];
+		row->dboid = slot->dboid;
+		strlcpy(row->queue, slot->queue, NAMEDATALEN);
+		row->index = slot->index;
+		row->pid = slot->pid;
+		row->state = (TaskqWorkerState) pg_atomic_read_u32(&slot->state);
+		row->task_id = (int64) pg_atomic_read_u64(&slot->current_task);
+		row->since = (TimestampTz) pg_atomic_read_u64(&slot->state_since);
+	}
+	LWLockRelease(shared->lock);
+	return n;
 }

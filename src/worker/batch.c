@@ -117,8 +117,10 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 	snprintf(activity, sizeof(activity), "task " INT64_FORMAT ": %s",
 			 task->id, format_procedure(task->fn));
 	pgstat_report_activity(STATE_RUNNING, activity);
+	taskq_set_my_state(TASKQ_WORKER_RUNNING, GetCurrentTimestamp());
 
 	memset(out, 0, sizeof(*out));
+	out->ran = true;
 	out->started_at = GetCurrentTimestamp();
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
@@ -318,6 +320,7 @@ claim_into(int which, bool in_batch)
 		if (permitted > 0)
 		{
 			pgstat_report_activity(STATE_RUNNING, "claiming tasks");
+			taskq_set_my_state(TASKQ_WORKER_CLAIMING, GetCurrentTimestamp());
 			PushActiveSnapshot(GetTransactionSnapshot());
 			nclaimed = taskq_claim(my_queue, permitted, my_token, claimed,
 								   claim_contexts[which]);
@@ -441,6 +444,7 @@ taskq_run_batch(bool claim_next)
 	int			capacity;
 	bool		http_claimed = false;
 	char	   *error;
+	char	  **names;
 
 	taskq_http_poll(0);
 	if (nclaimed == 0 && (free_share() > 0 || !recent_http) && !queue_drained)
@@ -541,9 +545,11 @@ taskq_run_batch(bool claim_next)
 			finished_ids[finished_ids_n++] = tasks[i].id;
 	}
 	pgstat_report_activity(STATE_RUNNING, "recording task outcomes");
+	taskq_set_my_state(TASKQ_WORKER_RECORDING, GetCurrentTimestamp());
 	PushActiveSnapshot(GetTransactionSnapshot());
 	taskq_complete(tasks, outcomes, n);
 	PopActiveSnapshot();
+	names = taskq_report_names(tasks, outcomes, n);
 
 	nclaimed = 0;
 	if (claim_next)
@@ -555,6 +561,11 @@ taskq_run_batch(bool claim_next)
 	MemoryContextSwitchTo(batch_context);
 	pgstat_report_stat(false);
 
+	/*
+	 * Committed: what the batch did goes to the statistics and the log,
+	 * before the waiters wake (what they read next is then up to date).
+	 */
+	taskq_report_batch(my_queue, tasks, outcomes, n, names);
 	taskq_wake_waiters(finished_ids, finished_ids_n);
 	return n;
 }

@@ -25,6 +25,7 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "shmem/shmem.h"
 #include "worker/worker_internal.h"
 
 /*
@@ -252,7 +253,13 @@ lock_key(const DueKey *k)
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (k->hash >> 32), (uint32) k->hash,
 						 TASKQ_KEY_LOCK_SPACE);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	/* held by another worker only for its few statements: shown if it waits */
+	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+	{
+		taskq_set_my_state(TASKQ_WORKER_WAITING_LOCK, GetCurrentTimestamp());
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+		taskq_set_my_state(TASKQ_WORKER_CLAIMING, GetCurrentTimestamp());
+	}
 }
 
 /*

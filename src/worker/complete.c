@@ -15,6 +15,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "miscadmin.h"
 #include "utils/jsonb.h"
 
 #include "shmem/shmem.h"
@@ -56,6 +57,68 @@ static const char *complete_sql =
 " WHERE t.id OPERATOR(pg_catalog.=) u.id";
 
 static SPIPlanPtr complete_plan = NULL;
+
+/* The failed attempts of a batch (retried or not), kept in taskq.attempts. */
+static const char *attempts_sql =
+"INSERT INTO taskq.attempts (task_id, attempt, error, sqlstate, started_at, finished_at, worker_pid)"
+" SELECT u.id, u.attempt, u.error, u.sqlstate, u.started_at, u.finished_at, $7"
+" FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::pg_catalog.int4[]),"
+"   pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[]),"
+"   pg_catalog.unnest($5::pg_catalog.timestamptz[]), pg_catalog.unnest($6::pg_catalog.timestamptz[]))"
+"   AS u(id, attempt, error, sqlstate, started_at, finished_at)";
+
+static SPIPlanPtr attempts_plan = NULL;
+
+static void
+record_failed_attempts(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n)
+{
+	Oid			argtypes[7] = {INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+	TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, INT4OID};
+	Datum	   *ids = NULL,
+			   *attempts = NULL,
+			   *errors = NULL,
+			   *sqlstates = NULL,
+			   *started = NULL,
+			   *finished = NULL;
+	Datum		values[7];
+	int			m = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		const TaskqOutcome *o = &outcomes[i];
+
+		if (o->kind != TASKQ_FAILED && o->kind != TASKQ_RETRY)
+			continue;
+		if (ids == NULL)
+		{
+			ids = palloc(sizeof(Datum) * n);
+			attempts = palloc(sizeof(Datum) * n);
+			errors = palloc(sizeof(Datum) * n);
+			sqlstates = palloc(sizeof(Datum) * n);
+			started = palloc(sizeof(Datum) * n);
+			finished = palloc(sizeof(Datum) * n);
+		}
+		ids[m] = Int64GetDatum(tasks[i].id);
+		attempts[m] = Int32GetDatum(tasks[i].attempt);
+		errors[m] = CStringGetTextDatum(o->error ? o->error : "");
+		sqlstates[m] = CStringGetTextDatum(o->sqlstate);
+		started[m] = TimestampTzGetDatum(o->started_at);
+		finished[m] = TimestampTzGetDatum(o->finished_at);
+		m++;
+	}
+	if (m == 0)
+		return;					/* the common case: no statement at all */
+	taskq_saved_plan(&attempts_plan, attempts_sql, 7, argtypes);
+	values[0] = taskq_param_array(ids, NULL, m, INT8OID);
+	values[1] = taskq_param_array(attempts, NULL, m, INT4OID);
+	values[2] = taskq_param_array(errors, NULL, m, TEXTOID);
+	values[3] = taskq_param_array(sqlstates, NULL, m, TEXTOID);
+	values[4] = taskq_param_array(started, NULL, m, TIMESTAMPTZOID);
+	values[5] = taskq_param_array(finished, NULL, m, TIMESTAMPTZOID);
+	values[6] = Int32GetDatum(MyProcPid);
+	if (taskq_execute_plan(attempts_plan, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "pg_taskq: recording failed attempts failed");
+}
 
 static void complete_rows(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n);
 
@@ -150,6 +213,7 @@ complete_rows(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n)
 	ret = taskq_execute_plan(complete_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "pg_taskq: recording task outcomes failed: %s", SPI_result_code_string(ret));
+	record_failed_attempts(tasks, outcomes, n);
 
 	/* workflow steps: release or fail what waits for them, in this transaction */
 	{

@@ -45,6 +45,8 @@
 static int	my_slot = -1;
 static char my_queue[NAMEDATALEN];
 static int	my_index;
+static Oid	my_dboid;
+static char *my_dbname = NULL;	/* once known */
 
 int			taskq_batch_size = 100;
 int			taskq_batch_time_ms = 100;
@@ -89,6 +91,8 @@ extension_ready(void)
 
 		version = MemoryContextStrdup(TopMemoryContext, v);
 		dbname = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
+		if (my_dbname == NULL)
+			my_dbname = MemoryContextStrdup(TopMemoryContext, dbname);
 	}
 	taskq_end_work(true);
 
@@ -169,8 +173,9 @@ idle_timeout(void)
 }
 
 static void
-wait_for_wakeup(long timeout_ms)
+wait_for_wakeup(long timeout_ms, TaskqWorkerState state)
 {
+	taskq_set_my_state(state, GetCurrentTimestamp());
 	pgstat_report_activity(STATE_IDLE, NULL);
 	taskq_sleep(timeout_ms);
 }
@@ -192,10 +197,20 @@ process_reload(void)
 	}
 }
 
+/* What a worker stopped by SIGTERM logs (core/quiet_stop.c), at LOG. */
+static char *
+stop_message(void)
+{
+	if (my_dbname != NULL)
+		return psprintf("taskq worker %s/%d of database \"%s\" stopping: asked to (server shutdown, DDL on the database, or pg_terminate_backend)",
+						my_queue, my_index, my_dbname);
+	return psprintf("taskq worker %s/%d of database %u stopping: asked to (server shutdown, DDL on the database, or pg_terminate_backend)",
+					my_queue, my_index, my_dboid);
+}
+
 void
 taskq_worker_main(Datum arg)
 {
-	Oid			dboid;
 	char		appname[NAMEDATALEN + 32];
 
 	my_slot = DatumGetInt32(arg);
@@ -209,9 +224,10 @@ taskq_worker_main(Datum arg)
 	/* DDL on the database may have paused it since the launcher started us */
 	if (!taskq_claim_slot_or_leave(my_slot))
 		proc_exit(0);
-	taskq_slot_assignment(my_slot, &dboid, my_queue, &my_index);
+	taskq_slot_assignment(my_slot, &my_dboid, my_queue, &my_index);
+	taskq_quiet_stop(stop_message);
 
-	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	BackgroundWorkerInitializeConnectionByOid(my_dboid, InvalidOid, 0);
 	snprintf(appname, sizeof(appname), "taskq worker %s/%d", my_queue, my_index);
 	pgstat_report_appname(appname);
 
@@ -221,7 +237,7 @@ taskq_worker_main(Datum arg)
 	/* wait for ALTER EXTENSION pg_taskq UPDATE if the versions differ */
 	while (!extension_ready())
 	{
-		wait_for_wakeup(Min(taskq_poll_interval_ms, 5000));
+		wait_for_wakeup(Min(taskq_poll_interval_ms, 5000), TASKQ_WORKER_STARTING);
 		CHECK_FOR_INTERRUPTS();
 		process_reload();
 	}
@@ -255,6 +271,7 @@ taskq_worker_main(Datum arg)
 		if (taskq_http_in_flight() > 0)
 		{
 			/* let requests progress; look at the queue again when woken */
+			taskq_set_my_state(TASKQ_WORKER_HTTP, GetCurrentTimestamp());
 			taskq_http_poll(10);
 			if (MyLatch->is_set)
 			{
@@ -267,13 +284,13 @@ taskq_worker_main(Datum arg)
 		if (rate_wait_ms > 0)
 		{
 			/* rate-limited: sleep until the next start is permitted */
-			wait_for_wakeup(rate_wait_ms);
+			wait_for_wakeup(rate_wait_ms, TASKQ_WORKER_WAITING_RATE);
 			continue;
 		}
 		/* (recovered tasks wake their queues' workers: this one too) */
 		if (is_janitor())
 			recover_orphans_if_due();
-		wait_for_wakeup(idle_timeout());
+		wait_for_wakeup(idle_timeout(), TASKQ_WORKER_IDLE);
 		taskq_batch_woken();
 	}
 }

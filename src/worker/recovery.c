@@ -23,7 +23,8 @@
  * it is an HTTP request ($2), which cannot have crashed the worker.
  */
 static const char *recover_sql =
-"UPDATE taskq.tasks t SET"
+"WITH r AS ("
+" UPDATE taskq.tasks t SET"
 "  state = CASE WHEN t.cancel_requested THEN 'cancelled'"
 "          WHEN NOT t.batched AND t.attempt OPERATOR(pg_catalog.>=) t.max_attempts"
 "          THEN 'failed' ELSE 'queued' END,"
@@ -36,10 +37,22 @@ static const char *recover_sql =
 "          t.attempt OPERATOR(pg_catalog.>=) t.max_attempts) THEN pg_catalog.now() END,"
 "  run_alone = t.batched AND t.fn OPERATOR(pg_catalog.<>) $2, batched = false, worker_token = NULL,"
 "  run_at = pg_catalog.now()"
-" WHERE t.state OPERATOR(pg_catalog.=) 'running'"
+/* the row as it was: whether the attempt is charged (it ran alone) */
+" FROM (SELECT o.id, o.batched, o.started_at FROM taskq.tasks o"
+"       WHERE o.state OPERATOR(pg_catalog.=) 'running'"
+"         AND o.worker_token OPERATOR(pg_catalog.<>) ALL ($1::pg_catalog.int8[])) o"
+" WHERE t.id OPERATOR(pg_catalog.=) o.id AND t.state OPERATOR(pg_catalog.=) 'running'"
 "   AND t.worker_token OPERATOR(pg_catalog.<>) ALL ($1::pg_catalog.int8[])"
-" RETURNING t.queue, t.id, t.state IN ('failed', 'cancelled'), t.has_dependents,"
-"   t.state OPERATOR(pg_catalog.=) 'cancelled'";
+" RETURNING t.queue, t.id, t.state IN ('failed', 'cancelled') AS ended, t.has_dependents,"
+"   t.state OPERATOR(pg_catalog.=) 'cancelled' AS cancelled, t.fn::pg_catalog.oid AS fn,"
+"   t.owner::pg_catalog.oid AS owner, t.attempt, t.error, o.batched, o.started_at, t.worker_pid),"
+/* a charged attempt is a failed attempt: kept with the others */
+" kept AS (INSERT INTO taskq.attempts (task_id, attempt, error, sqlstate, started_at, finished_at,"
+"                                     worker_pid)"
+"   SELECT r.id, r.attempt, r.error, '57P01', r.started_at, pg_catalog.now(), r.worker_pid"
+"   FROM r WHERE NOT r.batched)"
+" SELECT r.queue, r.id, r.ended, r.has_dependents, r.cancelled, r.fn, r.owner, r.attempt, r.error"
+" FROM r";
 
 static SPIPlanPtr recover_plan = NULL;
 
@@ -62,7 +75,7 @@ taskq_recover_orphans(void)
 	/* an HTTP request does not crash a worker: no need to isolate it */
 	values[1] = ObjectIdGetDatum(taskq_http_request_fn());
 	ret = taskq_execute_plan(recover_plan, values, NULL, false, 0);
-	if (ret != SPI_OK_UPDATE_RETURNING)
+	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "pg_taskq: orphan recovery failed: %s", SPI_result_code_string(ret));
 	n = SPI_processed;
 	if (n > 0)
@@ -83,6 +96,12 @@ taskq_recover_orphans(void)
 				continue;
 			/* it crashed for the last time: it has ended, and so have its dependents */
 			taskq_wake_waiters_at_commit(id);
+			if (!DatumGetBool(SPI_getbinval(tup, recovered->tupdesc, 5, &isnull)))
+				taskq_report_failed_orphan(SPI_getvalue(tup, recovered->tupdesc, 1), id,
+										   DatumGetObjectId(SPI_getbinval(tup, recovered->tupdesc, 6, &isnull)),
+										   DatumGetObjectId(SPI_getbinval(tup, recovered->tupdesc, 7, &isnull)),
+										   DatumGetInt32(SPI_getbinval(tup, recovered->tupdesc, 8, &isnull)),
+										   SPI_getvalue(tup, recovered->tupdesc, 9));
 			if (DatumGetBool(SPI_getbinval(tup, recovered->tupdesc, 4, &isnull)))
 				taskq_advance_failed(id, DatumGetBool(SPI_getbinval(tup, recovered->tupdesc, 5, &isnull)));
 		}

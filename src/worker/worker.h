@@ -8,6 +8,7 @@
  *	  src/worker/batch.c       one batch: claim, run, record
  *	  src/worker/claim.c       the claim queries (the task store's reads)
  *	  src/worker/complete.c    the recording of outcomes
+ *	  src/worker/report.c      what a batch tells the statistics and the log
  *	  src/worker/recovery.c    tasks orphaned by workers that ended
  *	  src/worker/retention.c   finished tasks pruned after taskq.retention
  *	  src/worker/rate_limit.c  the queues' rate limits
@@ -28,6 +29,8 @@ extern PGDLLEXPORT void taskq_worker_main(Datum arg);
 extern int	taskq_batch_size;
 extern int	taskq_batch_time_ms;
 extern int	taskq_retention_s;
+extern bool taskq_log_failures;
+extern int	taskq_log_min_duration_ms;
 
 extern void taskq_rate_limit_shmem_request(void);
 extern void taskq_rate_limit_shmem_startup(void);

@@ -35,6 +35,13 @@ extern int	taskq_recover_orphans(void);
 /* retention.c */
 extern void taskq_prune_if_due(void);
 
+/* report.c */
+extern char **taskq_report_names(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n);
+extern void taskq_report_batch(const char *queue, const TaskqClaimed *tasks,
+							   const TaskqOutcome *outcomes, int n, char **names);
+extern void taskq_report_failed_orphan(const char *queue, int64 id, Oid fn, Oid owner,
+									   int attempts, const char *error);
+
 /* rate_limit.c */
 extern int	taskq_rate_take(const char *queue, double rate, int want, long *wait_ms);
 extern void taskq_rate_return(const char *queue, int unused);

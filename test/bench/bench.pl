@@ -53,6 +53,8 @@ my %opt = (
 	bigtable_rows    => 1000000, # bigtable: finished rows added to taskq.tasks
 	bigtable_tasks   => 10000, # bigtable: no-op tasks of one measured run
 	bigtable_runs    => 2,     # bigtable: runs on each table size, median
+	stats_runs       => 3,     # stats: pairs (statistics and logging on, off), median
+	stats_tasks      => 10000, # stats: no-op tasks of one measured run
 	timeout          => 600,   # seconds any one wait may take
 );
 GetOptions(
@@ -131,6 +133,7 @@ my @WORKLOADS = (
 	{ name => 'chain',      run => \&wl_chain },
 	{ name => 'http',       run => \&wl_http },
 	{ name => 'mapreduce',  run => \&wl_mapreduce },
+	{ name => 'stats',      run => \&wl_stats },
 	{ name => 'bigtable',   run => \&wl_bigtable },   # keep last (see above)
 );
 
@@ -491,6 +494,51 @@ sub independent_run
 	return $t_done - $t_commit;
 }
 
+# 2c. What statistics and logging cost on the hot path (docs/operations.md):
+#    N no-op tasks with taskq.track_stats and taskq.log_failures on (the
+#    defaults) against N with both off, in pairs of runs of alternating
+#    order; the ratio of the medians.  SPEC 8: >= 0.97.
+sub wl_stats
+{
+	my $n = $opt{stats_tasks};
+	my $s = Session->new();
+	my %tps = (on => [], off => []);
+	my $set = sub {
+		my ($v) = @_;
+		psql_exec("ALTER SYSTEM SET taskq.track_stats = $v");
+		psql_exec("ALTER SYSTEM SET taskq.log_failures = $v");
+		psql_exec('SELECT pg_reload_conf()');
+		sleep 1;    # the workers take the reload between batches
+	};
+	for my $run (1 .. $opt{stats_runs})
+	{
+		for my $v ($run % 2 ? ('on', 'off') : ('off', 'on'))
+		{
+			$set->($v);
+			psql_exec('CHECKPOINT');
+			my $wall = independent_run($s, $n, "stats $v");
+			push @{ $tps{$v} }, $n / $wall;
+			note(sprintf 'run %d, statistics and logging %s: %.0f tasks/s', $run, $v, $n / $wall);
+		}
+	}
+	psql_exec('ALTER SYSTEM RESET taskq.track_stats');
+	psql_exec('ALTER SYSTEM RESET taskq.log_failures');
+	psql_exec('SELECT pg_reload_conf()');
+	$s->finish;
+
+	my ($on, $off) = (median(@{ $tps{on} }), median(@{ $tps{off} }));
+	my $k = $opt{stats_runs} > 1 ? " (median of $opt{stats_runs} pairs)" : '';
+	add_row(
+		workload => "no-op SQL tasks, $n in one transaction, 2 workers, statistics "
+			. "(taskq.track_stats) and failure logging on, ratio to both off$k",
+		measured => sprintf('on %.0f tasks/s (runs: %s), off %.0f tasks/s (runs: %s)', $on,
+			join(', ', map { sprintf '%.0f', $_ } @{ $tps{on} }), $off,
+			join(', ', map { sprintf '%.0f', $_ } @{ $tps{off} })),
+		ratio => $off ? $on / $off : undef,
+		floor => 0.97, floor_txt => '>= 0.97', goal => '>= 0.97', higher_is_better => 1,
+	);
+}
+
 # 2b. What removing a task's session state costs (src/task_isolation.c):
 #    N tasks that each leave a temporary table (which their worker drops
 #    before the next task: a second CREATE would fail otherwise) against N
@@ -771,6 +819,16 @@ EOSQL
 				$phase, $count, $size, $run, $n, $wall, $n / $wall);
 		}
 		$fig{$phase}{median} = median(@{ $fig{$phase}{tps} });
+		# what taskq.queue_stats costs on this table (its runs' tasks are finished now)
+		my @ms;
+		for (1 .. 5)
+		{
+			my ($t0, undef) = (time, $s->query('SELECT count(*) FROM taskq.queue_stats'));
+			push @ms, (time - $t0) * 1000;
+		}
+		$fig{$phase}{queue_stats_ms} = median(@ms);
+		note(sprintf '%s table: SELECT * FROM taskq.queue_stats %.2f ms (median of 5)',
+			$phase, $fig{$phase}{queue_stats_ms});
 	}
 
 	# leave the table as small as we found it for whatever runs after
@@ -795,6 +853,13 @@ EOSQL
 		measured => sprintf('%.0f tasks/s (runs: %s)', $fig{big}{median}, $runs->('big')),
 		ratio => $fig{empty}{median} ? $fig{big}{median} / $fig{empty}{median} : undef,
 		floor => 0.7, floor_txt => '>= 0.7', goal => '>= 0.9', higher_is_better => 1,
+	);
+	add_row(
+		workload => "taskq.queue_stats on the same tables: with $rows finished rows, "
+			. 'ratio to the empty table (median of 5 reads each)',
+		measured => sprintf('%.2f ms with %d rows, %.2f ms with %d rows',
+			$fig{big}{queue_stats_ms}, $fig{big}{rows}, $fig{empty}{queue_stats_ms}, $fig{empty}{rows}),
+		ratio => $fig{empty}{queue_stats_ms} ? $fig{big}{queue_stats_ms} / $fig{empty}{queue_stats_ms} : undef,
 	);
 }
 

@@ -28,6 +28,7 @@ TASKQ_DEPS=(
 	nginx
 	wrk
 	curl
+	prometheus-postgres-exporter
 )
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

@@ -51,7 +51,7 @@ root_dir() {
 # the benchmark; the same list as the host's TASKQ_DEPS
 root_packages() {
 	echo "postgresql-$1 postgresql-server-dev-$1 libcurl4-openssl-dev libipc-run-perl" \
-		"make gcc nginx wrk curl"
+		"make gcc nginx wrk curl prometheus-postgres-exporter"
 }
 
 # host_mirror: the Debian mirror of the host's apt configuration: the first
@@ -311,12 +311,46 @@ lock_root() {
 
 # ensure_root MAJOR: a sound root for MAJOR, made if it is missing, broken
 # or asked to be rebuilt (TASKQ_ROOT_REBUILD=1); prints nothing on stdout
+# top_up_root MAJOR: a complete root made with an older package list gets
+# the packages it lacks, instead of being made again; false if it cannot
+top_up_root() {
+	local major=$1 root pkg missing=()
+
+	root=$(root_dir "$major")
+	[ -f "$root/.pg_taskq-root" ] || return 1
+	chroot "$root" "/usr/lib/postgresql/$major/bin/pg_config" --version >/dev/null 2>&1 || return 1
+	for pkg in $(root_packages "$major"); do
+		chroot "$root" dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null |
+			grep -q 'install ok installed' || missing+=("$pkg")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		say "PostgreSQL $major: adding ${missing[*]} to the root $root"
+		root_mount "$root"
+		{
+			in_root "$root" apt-get update -q &&
+				in_root "$root" apt-get install -y -q \
+					-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+					"${missing[@]}" </dev/null &&
+				in_root "$root" apt-get clean
+		} >"$TASKQ_ROOTS/pg$major.apt.log" 2>&1 || {
+			root_umount
+			return 1
+		}
+		root_umount
+	fi
+	root_stamp "$major" >"$root/.pg_taskq-root"
+}
+
 ensure_root() {
 	local major=$1 root
 
 	root=$(root_dir "$major")
 	if [ "${TASKQ_ROOT_REBUILD:-0}" != 1 ] && root_is_sound "$major"; then
 		say "PostgreSQL $major: reusing the root $root"
+		return 0
+	fi
+	if [ "${TASKQ_ROOT_REBUILD:-0}" != 1 ] && top_up_root "$major" && root_is_sound "$major"; then
+		say "PostgreSQL $major: the root $root is up to date again"
 		return 0
 	fi
 	if [ -e "$root" ]; then

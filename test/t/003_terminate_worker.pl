@@ -41,8 +41,8 @@ is($node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)"),
 ok(poll_until($node, "SELECT count(*) FROM pg_stat_activity WHERE pid = $pid", '0'),
 	'the terminated worker is gone');
 ok(wait_workers($node, 2), 'the launcher replaced it');
-ok($node->log_contains(qr/terminating background worker .* due to administrator command/, $offset),
-	'the server log shows the termination');
+ok($node->log_contains(qr/LOG:  taskq worker default\/\d of database "postgres" stopping: asked to/, $offset),
+	'the server log shows the termination, at LOG, naming queue and database');
 
 ok(poll_until($node,
 		"SELECT count(*) FROM taskq.tasks WHERE state = 'succeeded'", $ntasks, 60),
