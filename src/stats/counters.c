@@ -35,30 +35,18 @@ typedef struct StatsKey
 	char		queue[NAMEDATALEN];
 } StatsKey;
 
-typedef struct StatsCounters
-{
-	int64		count[TASKQ_STAT_NKINDS];
-	int64		runs;
-	double		run_total_ms;
-	double		run_max_ms;
-	int64		waits;
-	double		wait_total_ms;
-	double		wait_max_ms;
-	TimestampTz since;
-} StatsCounters;
-
 typedef struct StatsEntry
 {
 	StatsKey	key;			/* the hash key: first */
 	slock_t		mutex;
-	StatsCounters c;
+	TaskqStatsCounters c;
 } StatsEntry;
 
 typedef struct StatsShared
 {
 	LWLock	   *lock;
 	slock_t		overflow_mutex;
-	StatsCounters overflow;
+	TaskqStatsCounters overflow;
 } StatsShared;
 
 static StatsShared *shared = NULL;
@@ -94,7 +82,7 @@ taskq_stats_shmem_startup(void)
 }
 
 static void
-add_to(StatsCounters *c, TaskqStatKind kind, double run_ms, double wait_ms)
+add_to(TaskqStatsCounters *c, TaskqStatKind kind, double run_ms, double wait_ms)
 {
 	c->count[kind]++;
 	if (run_ms >= 0)
@@ -163,19 +151,6 @@ taskq_stats_count(Oid owner, const char *queue, Oid fn, TaskqStatKind kind,
 	LWLockRelease(shared->lock);
 }
 
-static void
-copy_row(TaskqStatsRow *row, const StatsCounters *c)
-{
-	memcpy(row->count, c->count, sizeof(row->count));
-	row->runs = c->runs;
-	row->run_total_ms = c->run_total_ms;
-	row->run_max_ms = c->run_max_ms;
-	row->waits = c->waits;
-	row->wait_total_ms = c->wait_total_ms;
-	row->wait_max_ms = c->wait_max_ms;
-	row->since = c->since;
-}
-
 /*
  * A copy of every entry (the caller filters what it may show), the
  * overflow entry last when anything went there; returns how many.
@@ -201,7 +176,7 @@ taskq_stats_read(TaskqStatsRow **rows)
 		row->fn = e->key.fn;
 		strlcpy(row->queue, e->key.queue, NAMEDATALEN);
 		SpinLockAcquire(&e->mutex);
-		copy_row(row, &e->c);
+		row->c = e->c;
 		SpinLockRelease(&e->mutex);
 	}
 	SpinLockAcquire(&shared->overflow_mutex);
@@ -209,7 +184,7 @@ taskq_stats_read(TaskqStatsRow **rows)
 		shared->overflow.count[TASKQ_STAT_RETRIED] + shared->overflow.count[TASKQ_STAT_CANCELLED] > 0)
 	{
 		(*rows)[n].overflow = true;
-		copy_row(&(*rows)[n], &shared->overflow);
+		(*rows)[n].c = shared->overflow;
 		n++;
 	}
 	SpinLockRelease(&shared->overflow_mutex);

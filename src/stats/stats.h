@@ -34,6 +34,19 @@ typedef enum TaskqStatKind
 extern void taskq_stats_count(Oid owner, const char *queue, Oid fn, TaskqStatKind kind,
 							  double run_ms, double wait_ms);
 
+/* the counters of one entry */
+typedef struct TaskqStatsCounters
+{
+	int64		count[TASKQ_STAT_NKINDS];
+	int64		runs;			/* attempts that ran */
+	double		run_total_ms;
+	double		run_max_ms;
+	int64		waits;			/* attempts that started */
+	double		wait_total_ms;
+	double		wait_max_ms;
+	TimestampTz since;			/* when the entry started counting */
+} TaskqStatsCounters;
+
 /* one entry, as read */
 typedef struct TaskqStatsRow
 {
@@ -42,14 +55,7 @@ typedef struct TaskqStatsRow
 	Oid			owner;
 	Oid			fn;
 	char		queue[NAMEDATALEN];
-	int64		count[TASKQ_STAT_NKINDS];
-	int64		runs;
-	double		run_total_ms;
-	double		run_max_ms;
-	int64		waits;
-	double		wait_total_ms;
-	double		wait_max_ms;
-	TimestampTz since;
+	TaskqStatsCounters c;
 } TaskqStatsRow;
 
 extern int	taskq_stats_read(TaskqStatsRow **rows);
