@@ -444,7 +444,7 @@ taskq_run_batch(bool claim_next)
 	int			capacity;
 	bool		http_claimed = false;
 	char	   *error;
-	char	  **names;
+	TaskqLogLine *log_lines;
 
 	taskq_http_poll(0);
 	if (nclaimed == 0 && (free_share() > 0 || !recent_http) && !queue_drained)
@@ -549,7 +549,7 @@ taskq_run_batch(bool claim_next)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	taskq_complete(tasks, outcomes, n);
 	PopActiveSnapshot();
-	names = taskq_report_names(tasks, outcomes, n);
+	log_lines = taskq_report_prepare(tasks, outcomes, n, batch_context);
 
 	nclaimed = 0;
 	if (claim_next)
@@ -565,7 +565,7 @@ taskq_run_batch(bool claim_next)
 	 * Committed: what the batch did goes to the statistics and the log,
 	 * before the waiters wake (what they read next is then up to date).
 	 */
-	taskq_report_batch(my_queue, tasks, outcomes, n, names);
+	taskq_report_batch(my_queue, tasks, outcomes, n, log_lines);
 	taskq_wake_waiters(finished_ids, finished_ids_n);
 	return n;
 }

@@ -56,26 +56,36 @@ look_up_dbname(void)
 }
 
 /*
- * In the batch's transaction: the names of the functions of the tasks a
- * log line will be written for (NULL for the others), in the current
- * memory context; NULL when there is none.
+ * In the batch's transaction: what the log lines of the batch need and only
+ * the transaction has, copied into cxt (the batch's context, which outlives
+ * the commit: the transaction's and SPI's memory do not): the name of the
+ * function of each task a line will be written for, and its error.  NULL
+ * when no line will be written.
  */
-char **
-taskq_report_names(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n)
+TaskqLogLine *
+taskq_report_prepare(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n,
+					 MemoryContext cxt)
 {
-	char	  **names = NULL;
+	TaskqLogLine *lines = NULL;
+	MemoryContext old;
 
 	for (int i = 0; i < n; i++)
 	{
-		if (!logs_failure(&outcomes[i]) && !logs_duration(&outcomes[i]))
+		const TaskqOutcome *o = &outcomes[i];
+
+		if (!logs_failure(o) && !logs_duration(o))
 			continue;
-		if (names == NULL)
-			names = palloc0(sizeof(char *) * n);
-		names[i] = format_procedure_qualified(tasks[i].fn);
+		if (lines == NULL)
+		{
+			look_up_dbname();
+			lines = MemoryContextAllocZero(cxt, sizeof(TaskqLogLine) * n);
+		}
+		old = MemoryContextSwitchTo(cxt);
+		lines[i].fn = format_procedure_qualified(tasks[i].fn);
+		lines[i].error = pstrdup(o->error ? o->error : "(no message)");
+		MemoryContextSwitchTo(old);
 	}
-	if (names != NULL)
-		look_up_dbname();
-	return names;
+	return lines;
 }
 
 static TaskqStatKind
@@ -101,7 +111,7 @@ stat_kind(TaskqOutcomeKind kind, bool *counted)
 /* After the batch committed: its statistics and log lines. */
 void
 taskq_report_batch(const char *queue, const TaskqClaimed *tasks,
-				   const TaskqOutcome *outcomes, int n, char **names)
+				   const TaskqOutcome *outcomes, int n, const TaskqLogLine *lines)
 {
 	for (int i = 0; i < n; i++)
 	{
@@ -115,18 +125,18 @@ taskq_report_batch(const char *queue, const TaskqClaimed *tasks,
 			continue;
 		taskq_stats_count(t->owner, queue, t->fn, kind, run_ms,
 						  o->ran ? Max(0.0, ms_between(t->run_at, o->started_at)) : -1);
-		if (names == NULL || names[i] == NULL)
+		if (lines == NULL || lines[i].fn == NULL)
 			continue;
 		if (logs_failure(o))
 			ereport(LOG,
 					(errmsg("taskq task " INT64_FORMAT " (%s) in queue \"%s\" of database \"%s\" failed after %d attempt%s: %s",
-							t->id, names[i], queue, dbname, t->attempt,
-							t->attempt == 1 ? "" : "s", o->error ? o->error : "(no message)"),
+							t->id, lines[i].fn, queue, dbname, t->attempt,
+							t->attempt == 1 ? "" : "s", lines[i].error),
 					 errdetail("SQLSTATE %s.", o->sqlstate[0] ? o->sqlstate : "XX000")));
 		if (logs_duration(o))
 			ereport(LOG,
 					(errmsg("taskq task " INT64_FORMAT " (%s) in queue \"%s\" of database \"%s\" ran for %.3f ms",
-							t->id, names[i], queue, dbname, run_ms)));
+							t->id, lines[i].fn, queue, dbname, run_ms)));
 	}
 }
 

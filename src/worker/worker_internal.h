@@ -36,9 +36,15 @@ extern int	taskq_recover_orphans(void);
 extern void taskq_prune_if_due(void);
 
 /* report.c */
-extern char **taskq_report_names(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n);
+typedef struct TaskqLogLine
+{
+	char	   *fn;				/* NULL: no line for this task */
+	char	   *error;
+} TaskqLogLine;
+extern TaskqLogLine *taskq_report_prepare(const TaskqClaimed *tasks, const TaskqOutcome *outcomes,
+										  int n, MemoryContext cxt);
 extern void taskq_report_batch(const char *queue, const TaskqClaimed *tasks,
-							   const TaskqOutcome *outcomes, int n, char **names);
+							   const TaskqOutcome *outcomes, int n, const TaskqLogLine *lines);
 extern void taskq_report_failed_orphan(const char *queue, int64 id, Oid fn, Oid owner,
 									   int attempts, const char *error);
 
