@@ -69,7 +69,8 @@ ISOLATION_OPTS = --temp-config=$(srcdir)/test/instance.conf --temp-instance=tmp_
 	--load-extension=pg_taskq
 
 TAP_TESTS = 1
-PROVE_TESTS = test/t/*.pl
+# the dashboard's browser tests: once, with the host's PostgreSQL (run-suite.sh)
+PROVE_TESTS = test/t/*.pl $(if $(filter 1,$(TASKQ_DASHBOARD_TESTS)),test/dashboard/*.pl)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -84,7 +85,7 @@ $(EXTENSION).control: extension/$(EXTENSION).control
 	cp $< $@
 all: $(EXTENSION).control
 EXTRA_CLEAN += $(EXTENSION).control
-.PHONY: test demo bench deps
+.PHONY: test demo bench deps dashboard
 
 deps:
 	bash test/scripts/install-deps.sh
@@ -95,6 +96,11 @@ test:
 
 demo:
 	bash test/scripts/demo.sh
+
+# the dashboard against the make demo cluster, or DSN='postgresql://...'
+# (LISTEN=127.0.0.1:8480 by default)
+dashboard:
+	DSN='$(DSN)' LISTEN='$(LISTEN)' bash test/scripts/dashboard.sh
 
 bench:
 	PG='$(PG)' bash test/scripts/run-bench.sh

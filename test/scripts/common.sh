@@ -111,6 +111,28 @@ install_deps() {
 	done
 }
 
+# install_dashboard_deps: what the dashboard and its browser tests need on
+# the host: Node.js and npm (Debian's, unless a node is already there),
+# Debian's chromium, and the dashboard's npm packages, from the lockfile
+install_dashboard_deps() {
+	local missing=()
+
+	command -v node >/dev/null 2>&1 || missing+=(nodejs)
+	command -v npm >/dev/null 2>&1 || missing+=(npm)
+	is_installed chromium || missing+=(chromium)
+	if [ ${#missing[@]} -gt 0 ]; then
+		say "dashboard: installing ${missing[*]}"
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" </dev/null
+	fi
+	if [ ! -d "$REPO_ROOT/dashboard/node_modules/playwright-core" ] ||
+		[ "$REPO_ROOT/dashboard/package-lock.json" -nt "$REPO_ROOT/dashboard/node_modules/.package-lock.json" ]; then
+		say "dashboard: npm ci (from dashboard/package-lock.json)"
+		(cd "$REPO_ROOT/dashboard" && npm ci --no-audit --no-fund >/dev/null)
+	fi
+	chmod -R a+rX "$REPO_ROOT/dashboard/node_modules"
+}
+
 # build_and_install: build the extension in the work tree and install it
 build_and_install() {
 	[ -x "$PG_CONFIG" ] || die "$PG_CONFIG not found (is postgresql-server-dev-$TASKQ_PG_MAJOR installed?)"

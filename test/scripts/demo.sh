@@ -46,11 +46,17 @@ say "running test/demo/demo.sql"
 	-f "$REPO_ROOT/test/demo/demo.sql" </dev/null
 trap - ERR
 
+# the dashboard's role: sees every task (taskq_admin), is no superuser
+"$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres -d postgres \
+	-c 'CREATE ROLE taskq_dashboard LOGIN IN ROLE taskq_admin' </dev/null
+echo "postgresql://taskq_dashboard@/postgres?host=$dir&port=$port" >"$TMPDIR/pg_taskq-demo.dsn"
+
 cat <<EOF
 
 The demo cluster is still running (data and log in $dir).
 
   connect:  psql -h 127.0.0.1 -p $port -U postgres postgres
+  dashboard: make dashboard   (then open http://127.0.0.1:8480/)
   web:      http://127.0.0.1:$web_port/page-0001.html (nginx)
   stop it:  $(pg_ctl_command) -D $dir/data stop && $(am_root && echo "runuser -u postgres -- ")/usr/sbin/nginx -p $web/nginx -c $web/nginx/nginx.conf -s stop && rm -rf $dir
   its log:  $dir/server.log

@@ -20,6 +20,13 @@ timeout_s=${TASKQ_TEST_TIMEOUT:-900}
 # a failure before the tests run still ends with the closing line
 trap 'rc=$?; if [ $rc -ne 0 ]; then echo "setup or build failed (exit $rc)"; echo "0 passed, 1 failed"; fi' EXIT
 install_deps
+# the dashboard's browser tests run once, with the host's PostgreSQL (the
+# page does not depend on the server's major)
+dashboard_tests=0
+if [ "${TASKQ_IN_ROOT:-0}" != 1 ]; then
+	install_dashboard_deps
+	dashboard_tests=1
+fi
 build_and_install
 trap - EXIT
 
@@ -30,7 +37,7 @@ say "running the tests as $(server_user) in $scratch (at most ${timeout_s}s)"
 # `timeout` signals its whole process group, so make, pg_regress and its
 # instance go too; TAP nodes (pg_ctl puts them in their own session) are
 # stopped by stop_servers_under below
-cmd=(make -C "$scratch" installcheck PG_CONFIG="$PG_CONFIG")
+cmd=(make -C "$scratch" installcheck PG_CONFIG="$PG_CONFIG" TASKQ_DASHBOARD_TESTS=$dashboard_tests)
 if am_root; then
 	cmd=(runuser -u postgres -- "${cmd[@]}")
 fi

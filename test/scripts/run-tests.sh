@@ -120,7 +120,7 @@ run_in_root() {
 	root_mount "$root"
 	say "PostgreSQL $major: running the suite in $root (paths below are inside it)"
 	# the settings of the suite that in_root's clean environment would drop
-	envs=(TASKQ_PG_MAJOR="$major")
+	envs=(TASKQ_PG_MAJOR="$major" TASKQ_IN_ROOT=1)
 	[ -z "${TASKQ_TEST_TIMEOUT:-}" ] || envs+=(TASKQ_TEST_TIMEOUT="$TASKQ_TEST_TIMEOUT")
 	[ -z "${TASKQ_TEST_CONF:-}" ] || envs+=(TASKQ_TEST_CONF="$TASKQ_TEST_CONF")
 	# in the background, so that a TERM is handled at once (bash runs traps
