@@ -7,6 +7,7 @@
 const token = document.querySelector('meta[name="csrf-token"]').content;
 const main = document.getElementById('main');
 const statusLine = document.getElementById('status');
+const noticeLine = document.getElementById('notice');
 let timer = null;
 let charts = [];
 
@@ -68,6 +69,12 @@ function table(headers, rows, numeric = []) {
 function setStatus(text, isError = false) {
 	statusLine.textContent = text;
 	statusLine.className = isError ? 'error' : '';
+}
+
+// what an action (cancel, retry) did: stays until the next action
+function setNotice(text, isError = false) {
+	noticeLine.textContent = text;
+	noticeLine.className = isError ? 'error' : '';
 }
 
 // ---------------------------------------------------------------- overview
@@ -143,10 +150,10 @@ async function failures() {
 			ev.target.disabled = true;
 			try {
 				await act('retry', t.id);
-				setStatus(`task ${t.id} queued again`);
+				setNotice(`task ${t.id} queued again`);
 				render();
 			} catch (err) {
-				setStatus(err.message, true);
+				setNotice(err.message, true);
 				ev.target.disabled = false;
 			}
 		} }, 'retry'),
@@ -186,10 +193,10 @@ async function task(id) {
 	const button = (action, label) => el('button', { class: action, onclick: async () => {
 		try {
 			const done = await act(action, t.id);
-			setStatus(done ? `task ${t.id}: ${action} done` : `task ${t.id}: nothing to ${action}`);
+			setNotice(done ? `task ${t.id}: ${action} done` : `task ${t.id}: nothing to ${action}`);
 			render();
 		} catch (err) {
-			setStatus(err.message, true);
+			setNotice(err.message, true);
 		}
 	} }, label);
 	if (['waiting', 'queued', 'running'].includes(t.state)) actions.append(button('cancel', 'cancel'));

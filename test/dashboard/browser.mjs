@@ -60,7 +60,7 @@ try {
 			if (args.retry === 'yes' && out.seen) {
 				await page.click(`#failures button.retry[data-id="${args.id}"]`);
 				out.status = await waitFor(async () => {
-					const t = await page.textContent('#status');
+					const t = await page.textContent('#notice');
 					return /queued again/.test(t) ? t : null;
 				}, 10000);
 			}
