@@ -22,6 +22,8 @@ OBJS = \
 	src/core/sleep.o \
 	src/core/quiet_stop.o \
 	src/stats/counters.o \
+	src/schedules/cron.o \
+	src/schedules/next.o \
 	src/shmem/slots.o \
 	src/shmem/pauses.o \
 	src/shmem/waiters.o \
@@ -43,6 +45,7 @@ OBJS = \
 	src/worker/recovery.o \
 	src/worker/retention.o \
 	src/worker/rate_limit.o \
+	src/worker/ticks.o \
 	src/launcher/launcher.o \
 	src/launcher/databases.o \
 	src/launcher/probe.o \
@@ -50,7 +53,8 @@ OBJS = \
 	src/api/wait.o \
 	src/api/cancel.o \
 	src/api/ddl_guard.o \
-	src/api/monitoring.o
+	src/api/monitoring.o \
+	src/api/schedules.o
 
 DATA = $(wildcard extension/pg_taskq--*.sql)
 EXTRA_CLEAN = tmp_check tmp_check_iso results regression.diffs regression.out output_iso
@@ -60,7 +64,7 @@ PG_CFLAGS = -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-init
 SHLIB_LINK += -lcurl
 
 # pg_regress: a throwaway instance with the library preloaded
-REGRESS = setup enqueue errors security security_attacks queues trigger wait workflow workflow_errors cancel operations
+REGRESS = setup enqueue errors security security_attacks queues trigger wait workflow workflow_errors cancel operations schedules
 REGRESS_OPTS = --temp-config=$(srcdir)/test/instance.conf --temp-instance=tmp_check \
 	--load-extension=pg_taskq
 

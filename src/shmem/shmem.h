@@ -93,6 +93,8 @@ extern void taskq_signal_cancel(int64 task_id, int worker_pid);
 extern int	taskq_signal_database(Oid dboid, int signo);
 extern int	taskq_database_processes(Oid dboid);
 extern int	taskq_slots_read(TaskqSlotRow **rows);
+extern void taskq_schedules_changed(void);
+extern uint64 taskq_schedules_generation(void);
 
 /* pauses.c */
 #define TASKQ_MAX_PAUSES	64
@@ -113,5 +115,6 @@ extern void taskq_wake_waiters(const int64 *ids, int n);
 extern void taskq_wake_queue_at_commit(const char *queue);
 extern void taskq_wake_waiters_at_commit(int64 task_id);
 extern void taskq_signal_cancel_at_commit(int64 task_id, int worker_pid);
+extern void taskq_schedules_changed_at_commit(void);
 
 #endif							/* TASKQ_SHMEM_H */

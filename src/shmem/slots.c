@@ -55,6 +55,7 @@ typedef struct TaskqSlots
 	pid_t		launcher_pid;
 	int			launcher_pgprocno;
 	int64		next_token;
+	pg_atomic_uint64 schedules_changed;	/* bumped when a schedule is made or changed */
 	int			nslots;
 	TaskqWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } TaskqSlots;
@@ -94,6 +95,7 @@ taskq_slots_shmem_startup(void)
 	shared->next_token = GetCurrentTimestamp();
 	shared->nslots = max_worker_processes;
 	shared->launcher_pgprocno = -1;
+	pg_atomic_init_u64(&shared->schedules_changed, 0);
 	for (int i = 0; i < shared->nslots; i++)
 	{
 		pg_atomic_init_u64(&shared->slots[i].current_task, 0);
@@ -635,4 +637,30 @@ taskq_slots_read(TaskqSlotRow **rows)
 	}
 	LWLockRelease(shared->lock);
 	return n;
+}
+
+/*
+ * A schedule was made or changed (in any database): the workers look at
+ * the schedules again, and those of this database are woken to do it now.
+ */
+void
+taskq_schedules_changed(void)
+{
+	pg_atomic_fetch_add_u64(&shared->schedules_changed, 1);
+	LWLockAcquire(shared->lock, LW_SHARED);
+	for (int i = 0; i < shared->nslots; i++)
+	{
+		TaskqWorkerSlot *slot = &shared->slots[i];
+
+		if (slot->in_use && !slot->is_probe && slot->pid != 0 && slot->dboid == MyDatabaseId)
+			set_latch_of(slot);
+	}
+	LWLockRelease(shared->lock);
+}
+
+/* How many times schedules were changed: a worker compares with what it saw. */
+uint64
+taskq_schedules_generation(void)
+{
+	return pg_atomic_read_u64(&shared->schedules_changed);
 }

@@ -34,6 +34,8 @@ static CancelSignal *pending_cancels = NULL;
 static int	npending_cancels = 0;
 static int	max_pending_cancels = 0;
 
+static bool schedules_changed = false;
+
 static bool callback_registered = false;
 
 static void
@@ -48,9 +50,12 @@ at_commit(XactEvent event, void *arg)
 			taskq_wake_waiters(pending_ended, npending_ended);
 			for (int i = 0; i < npending_cancels; i++)
 				taskq_signal_cancel(pending_cancels[i].task_id, pending_cancels[i].worker_pid);
+			if (schedules_changed)
+				taskq_schedules_changed();
 			npending_queues = 0;
 			npending_ended = 0;
 			npending_cancels = 0;
+			schedules_changed = false;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -58,6 +63,7 @@ at_commit(XactEvent event, void *arg)
 			npending_queues = 0;
 			npending_ended = 0;
 			npending_cancels = 0;
+			schedules_changed = false;
 			break;
 		default:
 			break;
@@ -118,4 +124,12 @@ taskq_signal_cancel_at_commit(int64 task_id, int worker_pid)
 	pending_cancels[npending_cancels].task_id = task_id;
 	pending_cancels[npending_cancels].worker_pid = worker_pid;
 	npending_cancels++;
+}
+
+/* A schedule was made or changed: the workers look at the schedules again. */
+void
+taskq_schedules_changed_at_commit(void)
+{
+	register_callback();
+	schedules_changed = true;
 }

@@ -166,6 +166,8 @@ idle_timeout(void)
 
 	if (ms < 0 || ms > taskq_poll_interval_ms)
 		ms = taskq_poll_interval_ms;
+	/* the next tick of a schedule */
+	ms = Min(ms, taskq_ms_until_next_tick());
 	/* the pruning worker wakes for it too */
 	if (is_janitor() && taskq_retention_s > 0)
 		ms = Min(ms, Min(60000L, (long) taskq_retention_s * 100L));
@@ -265,6 +267,8 @@ taskq_worker_main(Datum arg)
 
 		if (is_janitor())
 			taskq_prune_if_due();
+		if (taskq_ticks_due())
+			taskq_enqueue_due_ticks();
 
 		if (taskq_run_batch(!ConfigReloadPending) > 0)
 			continue;

@@ -12,6 +12,7 @@
  *	  src/worker/recovery.c    tasks orphaned by workers that ended
  *	  src/worker/retention.c   finished tasks pruned after taskq.retention
  *	  src/worker/rate_limit.c  the queues' rate limits
+ *	  src/worker/ticks.c       the due ticks of schedules, enqueued
  *
  *	  The worker uses the runners, the advancer (through the task store),
  *	  shared memory and the core; none of them calls it.

@@ -48,6 +48,11 @@ extern void taskq_report_batch(const char *queue, const TaskqClaimed *tasks,
 extern void taskq_report_failed_orphan(const char *queue, int64 id, Oid fn, Oid owner,
 									   int attempts, const char *error);
 
+/* ticks.c */
+extern bool taskq_ticks_due(void);
+extern long taskq_ms_until_next_tick(void);
+extern void taskq_enqueue_due_ticks(void);
+
 /* rate_limit.c */
 extern int	taskq_rate_take(const char *queue, double rate, int want, long *wait_ms);
 extern void taskq_rate_return(const char *queue, int unused);

@@ -5,7 +5,8 @@
 # The restored tables hold the same rows; the task that was running is
 # recovered (by the pruning worker, which looks for orphans when it goes
 # idle) and runs; the workflow finishes with its body run once; new ids
-# follow the old ones; a unique key still finds its task.
+# follow the old ones; a unique key still finds its task; schedules and
+# failed attempts are kept.
 
 use strict;
 use warnings;
@@ -49,6 +50,9 @@ SELECT taskq.enqueue(taskq.chord(ARRAY(SELECT taskq.task('work', jsonb_build_arr
                                  taskq.task('body')));
 RESET ROLE;
 SELECT taskq.enqueue('slow', '[4]');});
+# a schedule, and a failed attempt kept (the failed task above)
+$node->safe_psql('postgres', q{SET ROLE alice;
+	SELECT taskq.schedule('hourly_work', '@hourly', taskq.task('work', '[7]'), 'UTC', 'once')});
 ok(poll_until($node, "SELECT state = 'running' FROM taskq.tasks WHERE id = $running", 't'),
 	'a task is running');
 
@@ -80,6 +84,14 @@ for my $db ('restored', 'restored_sql')
 {
 	is($strip->($node->safe_psql($db, $rows)), $strip->($before), "$db: the same tasks, in the same states");
 	is($node->safe_psql($db, $edges), $before_edges, "$db: the same dependencies");
+	is($node->safe_psql($db, 'SELECT name, owner, schedule, time_zone, missed, next_run FROM taskq.schedules'),
+		$node->safe_psql('postgres', 'SELECT name, owner, schedule, time_zone, missed, next_run FROM taskq.schedules'),
+		"$db: the same schedules");
+	# (the running task's worker died in the restored databases: recovery
+	# keeps that attempt too)
+	is($node->safe_psql($db, "SELECT string_agg(task_id || ':' || attempt || ' ' || error, ', ') FROM taskq.attempts WHERE task_id <> $running"),
+		$node->safe_psql('postgres', "SELECT string_agg(task_id || ':' || attempt || ' ' || error, ', ') FROM taskq.attempts WHERE task_id <> $running"),
+		"$db: the same failed attempts");
 }
 for my $db ('restored', 'restored_sql')
 {

@@ -1,0 +1,65 @@
+/* pg_taskq--0.7.0--0.8.0.sql: schedules (see docs/schedules.md) */
+
+\echo Use "ALTER EXTENSION pg_taskq UPDATE TO '0.8.0'" to load this file. \quit
+
+/*
+ * Schedules (docs/schedules.md): a role's named schedules, each ticking a
+ * signature on a cron expression or an interval, in a time zone.  The
+ * workers enqueue the ticks, as the owner; callers change them only
+ * through taskq.schedule and taskq.unschedule.
+ */
+CREATE TABLE taskq.schedules (
+	name		text NOT NULL,
+	owner		regrole NOT NULL,
+	schedule	text NOT NULL,
+	time_zone	text NOT NULL,
+	signature	taskq.signature NOT NULL,
+	missed		text NOT NULL DEFAULT 'skip' CHECK (missed IN ('skip', 'once')),
+	next_run	timestamptz NOT NULL,
+	last_run	timestamptz,
+	last_task	bigint,
+	runs		bigint NOT NULL DEFAULT 0,
+	last_error	text,
+	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (owner, name)
+);
+CREATE INDEX schedules_next_run_idx ON taskq.schedules (next_run);
+
+COMMENT ON TABLE taskq.schedules
+	IS 'schedules: each ticks its signature at its cron expression or interval, enqueued as its owner';
+
+ALTER TABLE taskq.schedules ENABLE ROW LEVEL SECURITY;
+CREATE POLICY schedules_owner_or_admin ON taskq.schedules FOR SELECT
+	USING (owner OPERATOR(pg_catalog.=) current_user::pg_catalog.regrole
+		   OR pg_catalog.pg_has_role('taskq_admin', 'MEMBER'));
+REVOKE ALL ON taskq.schedules FROM PUBLIC;
+GRANT SELECT ON taskq.schedules TO PUBLIC;
+
+CREATE FUNCTION taskq.schedule(name text, schedule text, sig taskq.signature,
+							   time_zone text DEFAULT NULL, missed text DEFAULT 'skip')
+	RETURNS timestamptz
+	LANGUAGE c VOLATILE CALLED ON NULL INPUT
+	AS 'MODULE_PATHNAME', 'taskq_schedule';
+
+COMMENT ON FUNCTION taskq.schedule(text, text, taskq.signature, text, text)
+	IS 'create or replace the caller''s schedule: a cron expression or an interval, in a time zone; returns its first tick';
+
+CREATE FUNCTION taskq.unschedule(name text)
+	RETURNS boolean
+	LANGUAGE c VOLATILE STRICT
+	AS 'MODULE_PATHNAME', 'taskq_unschedule';
+
+COMMENT ON FUNCTION taskq.unschedule(text)
+	IS 'remove the caller''s schedule of that name; false if there was none';
+
+CREATE FUNCTION taskq.schedule_next(schedule text, after timestamptz DEFAULT NULL,
+									time_zone text DEFAULT NULL)
+	RETURNS timestamptz
+	LANGUAGE c STABLE CALLED ON NULL INPUT
+	AS 'MODULE_PATHNAME', 'taskq_schedule_next';
+
+COMMENT ON FUNCTION taskq.schedule_next(text, timestamptz, text)
+	IS 'when a schedule (cron expression or interval) ticks next after a time, in a time zone';
+
+/* schedules are kept by a dump, as the tasks are */
+SELECT pg_catalog.pg_extension_config_dump('taskq.schedules', '');
