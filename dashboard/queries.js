@@ -54,6 +54,14 @@ export function failures(pool, queue) {
 		LIMIT 100`, [queue || null]);
 }
 
+// the schedules the role may see (its own; every one for taskq_admin)
+export function schedules(pool) {
+	return rows(pool, `
+		SELECT name, owner::text, schedule, time_zone, missed, next_run, last_run, runs,
+		       last_task::text, last_error
+		FROM taskq.schedules ORDER BY next_run, name`);
+}
+
 export function workers(pool) {
 	return rows(pool, `
 		SELECT database, queue, worker, workers_wanted, workers_running, pid, state,

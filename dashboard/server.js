@@ -121,6 +121,7 @@ const api = {
 	}),
 	'/api/failures': async (params) => ({ failures: await q.failures(pool, params.get('queue')) }),
 	'/api/workers': async () => ({ workers: await q.workers(pool) }),
+	'/api/schedules': async () => ({ schedules: await q.schedules(pool) }),
 	'/api/task': async (params) => {
 		const id = idOf(params.get('id'));
 		if (!id) return [400, { error: 'id must be a task id' }];

@@ -181,6 +181,23 @@ async function workers() {
 	setStatus(`updated ${new Date().toLocaleTimeString()}`);
 }
 
+// ---------------------------------------------------------------- schedules
+
+async function schedules() {
+	const s = await getJson('/api/schedules');
+	const rows = s.schedules.map((x) => [
+		x.name, x.owner, x.schedule, x.time_zone, x.missed, fmtTime(x.next_run), fmtTime(x.last_run),
+		String(x.runs), x.last_task ? taskLink(x.last_task) : '', x.last_error ?? '',
+	]);
+	main.replaceChildren(el('h2', {}, 'Schedules'),
+		s.schedules.length ? table(['name', 'owner', 'schedule', 'time zone', 'missed', 'next', 'last',
+			'runs', 'last task', 'last error'], rows, [7])
+			: el('p', { class: 'muted' }, 'None. Make one with taskq.schedule(name, schedule, signature).'));
+	const t = main.querySelector('table');
+	if (t) t.id = 'schedules';
+	setStatus(`updated ${new Date().toLocaleTimeString()}`);
+}
+
 // ---------------------------------------------------------------- one task
 
 function json(value) {
@@ -242,6 +259,7 @@ const routes = [
 	[/^#?\/?$/, () => overview(), 'overview'],
 	[/^#\/failures$/, () => failures(), 'failures'],
 	[/^#\/workers$/, () => workers(), 'workers'],
+	[/^#\/schedules$/, () => schedules(), 'schedules'],
 	[/^#\/task\/([0-9]+)$/, (m) => task(m[1]), null],
 	[/^#\/workflow\/([0-9]+)$/, (m) => workflow(m[1]), null],
 ];

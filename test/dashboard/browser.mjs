@@ -105,6 +105,14 @@ try {
 			await shot('workers');
 			break;
 		}
+		case 'schedules': {
+			await page.goto(`${args.url}#/schedules`);
+			await page.waitForSelector('#schedules tbody tr, main p.muted');
+			out.schedules = await page.$$eval('#schedules tbody tr', (trs) =>
+				trs.map((tr) => [...tr.cells].map((td) => td.textContent.trim())));
+			await shot('schedules');
+			break;
+		}
 		case 'csrf': {
 			// a page of another origin cannot act: its POST has no token and
 			// another Origin; the dashboard refuses it

@@ -6,7 +6,8 @@
 # shows its attempts; a chord of 1,000 members is drawn with every member
 # and stays clickable; a role outside taskq_admin sees none of another
 # role's tasks; requests from elsewhere are refused.  Screenshots of every
-# page are kept in tmp_check/dashboard_shots (not committed).
+# page are kept in tmp_check/dashboard_shots (not committed).  The
+# schedules page lists a role's schedules.
 #
 # Run by make test on the host's PostgreSQL (the page does not depend on
 # the server's major), after `test/scripts/install-deps.sh` installed
@@ -140,6 +141,15 @@ is($w->{circles}, 1001, 'the workflow graph draws the 1,000 members and the body
 is($w->{states}{succeeded}, 1001, 'coloured by state');
 like($w->{clicked} // '', qr{#/task/\d+$}, 'a click on a member opens its task');
 note("the chord's graph was drawn in $w->{ms} ms");
+
+$node->safe_psql('postgres', q{SET ROLE alice;
+	SELECT taskq.schedule('nightly', '0 3 * * *', taskq.task('ok', '[1]'), 'Europe/Paris')});
+my $sc = browse('dash_admin', 'schedules');
+my ($nightly) = grep { $_->[0] eq 'nightly' } @{ $sc->{schedules} // [] };
+is_deeply([ @{ $nightly // [] }[ 1, 2, 3 ] ], [ 'alice', '0 3 * * *', 'Europe/Paris' ],
+	'the schedules page lists alice\'s schedule, its owner, expression and time zone');
+my $bs = browse('bob', 'schedules');
+is(scalar @{ $bs->{schedules} // [] }, 0, "bob's schedules page shows none of alice's");
 
 my $k = browse('dash_admin', 'workers');
 is(scalar(grep { $_->[1] eq 'default' } @{ $k->{workers} // [] }), 2, 'the workers page lists the workers');
