@@ -64,7 +64,7 @@ PG_CFLAGS = -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-init
 SHLIB_LINK += -lcurl
 
 # pg_regress: a throwaway instance with the library preloaded
-REGRESS = setup enqueue errors security security_attacks queues trigger wait workflow workflow_errors cancel operations schedules
+REGRESS = setup enqueue errors security security_attacks queues trigger wait workflow workflow_errors cancel operations schedules waiting
 REGRESS_OPTS = --temp-config=$(srcdir)/test/instance.conf --temp-instance=tmp_check \
 	--load-extension=pg_taskq
 

@@ -1,4 +1,4 @@
-/* pg_taskq--0.7.0--0.8.0.sql: schedules (see docs/schedules.md) */
+/* pg_taskq--0.7.0--0.8.0.sql: schedules and continuations (see docs/schedules.md) */
 
 \echo Use "ALTER EXTENSION pg_taskq UPDATE TO '0.8.0'" to load this file. \quit
 
@@ -60,6 +60,53 @@ CREATE FUNCTION taskq.schedule_next(schedule text, after timestamptz DEFAULT NUL
 
 COMMENT ON FUNCTION taskq.schedule_next(text, timestamptz, text)
 	IS 'when a schedule (cron expression or interval) ticks next after a time, in a time zone';
+
+/*
+ * Continuations (docs/schedules.md, "Waiting"): a SQL task whose function
+ * returns taskq.continuation hands its place to the signature it returned.
+ * The signature is enqueued (as the task's owner) when the task ends; the
+ * task then waits, holding no worker, and ends with the signature's result
+ * (or fails with it); what waited for the task waits for that result.
+ */
+CREATE DOMAIN taskq.continuation AS jsonb
+	CHECK (pg_catalog.jsonb_typeof(VALUE) OPERATOR(pg_catalog.=) 'object');
+
+COMMENT ON DOMAIN taskq.continuation IS
+	'what a task returns to hand its place to a signature: build with taskq.replace, taskq.sleep, taskq.done';
+
+CREATE FUNCTION taskq.replace(sig taskq.signature)
+	RETURNS taskq.continuation
+	LANGUAGE sql IMMUTABLE STRICT
+	AS 'SELECT $1::pg_catalog.jsonb::taskq.continuation';
+
+COMMENT ON FUNCTION taskq.replace(taskq.signature)
+	IS 'returned by a task of taskq.continuation: the task ends with the result of sig, enqueued in its place';
+
+CREATE FUNCTION taskq.done(result jsonb)
+	RETURNS taskq.continuation
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT taskq.replace(taskq.task('taskq.collect', pg_catalog.jsonb_build_array($1),
+	                                      immutable => true)) $$;
+
+COMMENT ON FUNCTION taskq.done(jsonb)
+	IS 'returned by a task of taskq.continuation that has no more to hand on: it ends with result';
+
+CREATE FUNCTION taskq.sleep(duration interval, result jsonb DEFAULT NULL)
+	RETURNS taskq.continuation
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT taskq.replace(taskq.task('taskq.collect', pg_catalog.jsonb_build_array($2),
+	                                      delay => $1, immutable => true)) $$;
+
+COMMENT ON FUNCTION taskq.sleep(interval, jsonb)
+	IS 'returned by a task of taskq.continuation: it ends, with result, after duration, holding no worker meanwhile';
+
+/* a continued task waits on its continuation with an edge of mode 'r' */
+ALTER TABLE taskq.dependencies DROP CONSTRAINT dependencies_mode_check,
+	ADD CONSTRAINT dependencies_mode_check CHECK (mode IN ('p', 'c', 'o', 'e', 'f', 'r'));
+COMMENT ON TABLE taskq.dependencies IS
+	'workflow edges: task_id waits for depends_on (p: gets its result prepended, c: collects it at position, o: order only, e/f: error callback with/without the failure, r: ends with its result, a continuation)';
 
 /* schedules are kept by a dump, as the tasks are */
 SELECT pg_catalog.pg_extension_config_dump('taskq.schedules', '');

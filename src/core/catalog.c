@@ -57,3 +57,19 @@ taskq_http_request_fn(void)
 	return LookupFuncName(list_make2(makeString("taskq"), makeString("http_request")),
 						  1, argtypes, false);
 }
+
+/*
+ * The OID of the domain taskq.continuation: a SQL task whose function
+ * returns it hands its place to the signature it returned (worker/batch.c).
+ * InvalidOid before 0.8.0 created it.
+ */
+Oid
+taskq_continuation_type(void)
+{
+	Oid			nsp = get_namespace_oid("taskq", true);
+
+	if (!OidIsValid(nsp))
+		return InvalidOid;
+	return GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("continuation"),
+						   ObjectIdGetDatum(nsp));
+}

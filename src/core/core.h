@@ -51,9 +51,9 @@
  * added here must be added there (and to an update script).
  *
  * taskq.dependencies.mode (CHECK on dependencies.mode): how a step waits
- * for an earlier one (docs/workflows.md).  The first three are ordering
- * edges (the step waits for all of them to succeed), the last two release
- * an error callback when the earlier one fails.
+ * for an earlier one (docs/workflows.md).  The first three and the last
+ * are ordering edges (the step waits for all of them to succeed); 'e' and
+ * 'f' release an error callback when the earlier one fails.
  */
 typedef enum TaskqDependencyMode
 {
@@ -61,11 +61,12 @@ typedef enum TaskqDependencyMode
 	TASKQ_DEP_COLLECT = 'c',	/* its result goes into the step's array, at position */
 	TASKQ_DEP_ORDER = 'o',		/* order only: an immutable step receives nothing */
 	TASKQ_DEP_ON_ERROR = 'e',	/* error callback: receives the failed task's error */
-	TASKQ_DEP_ON_ERROR_ORDER = 'f'	/* error callback that is immutable */
+	TASKQ_DEP_ON_ERROR_ORDER = 'f',	/* error callback that is immutable */
+	TASKQ_DEP_CONTINUATION = 'r'	/* a continued task: its result is the other's */
 } TaskqDependencyMode;
 
 /* the ordering modes and the error-callback modes, as SQL lists */
-#define TASKQ_DEP_ORDERING_SQL	"('p', 'c', 'o')"
+#define TASKQ_DEP_ORDERING_SQL	"('p', 'c', 'o', 'r')"
 #define TASKQ_DEP_ON_ERROR_SQL	"('e', 'f')"
 
 /* taskq.tasks.lock_mode (CHECK on tasks.lock_mode) */
@@ -109,7 +110,8 @@ typedef enum TaskqOutcomeKind
 	TASKQ_FAILED,
 	TASKQ_UNSTARTED,			/* claimed but not run: give back */
 	TASKQ_IN_FLIGHT,			/* an HTTP request under way: nothing to record yet */
-	TASKQ_CANCELLED				/* taskq.cancel stopped it */
+	TASKQ_CANCELLED,			/* taskq.cancel stopped it */
+	TASKQ_CONTINUED				/* it handed its place to a signature: waits for it */
 } TaskqOutcomeKind;
 
 typedef struct TaskqOutcome
@@ -122,6 +124,7 @@ typedef struct TaskqOutcome
 	TimestampTz started_at;
 	TimestampTz finished_at;
 	double		backoff_s;		/* TASKQ_RETRY */
+	int64		continued_in;	/* TASKQ_CONTINUED: the task that carries its result */
 } TaskqOutcome;
 
 /* queues.c: the parsed value of taskq.queues */
@@ -170,6 +173,7 @@ extern void taskq_end_work(bool with_snapshot);
 /* catalog.c */
 extern Oid	taskq_tasks_owner(void);
 extern Oid	taskq_http_request_fn(void);
+extern Oid	taskq_continuation_type(void);
 
 /* quiet_stop.c */
 extern void taskq_quiet_stop(char *(*describe) (void));

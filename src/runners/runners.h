@@ -26,7 +26,7 @@
 /* sql_task.c */
 extern bool taskq_in_task;		/* a worker is running a SQL task now */
 extern bool taskq_fail_for_good;	/* the task's error can never go away */
-extern Jsonb *taskq_run_sql_task(Oid fn, Jsonb *args);
+extern Jsonb *taskq_run_sql_task(Oid fn, Jsonb *args, bool *continues);
 extern void taskq_check_sql_task(Oid fn, Jsonb *args, bool may_receive);
 extern void taskq_check_receiving_sql_task(Oid fn, Jsonb *args);
 extern void taskq_convert_sql_task_args(Oid fn, Jsonb *args);

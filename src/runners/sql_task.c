@@ -54,6 +54,7 @@ typedef struct CallPlan
 	char		key[PLAN_KEY_LEN];	/* the shape key: see get_call_plan */
 	SPIPlanPtr	plan;
 	bool		returns_value;	/* false for void: the result is NULL */
+	bool		continues;		/* it returns taskq.continuation */
 } CallPlan;
 
 /* What the catalog says about the function, as far as a call needs it. */
@@ -459,12 +460,14 @@ get_call_plan(Oid fn, Jsonb *args)
 
 		once.plan = plan;
 		once.returns_value = returns_value;
+		once.continues = info.rettype == taskq_continuation_type();
 		return &once;
 	}
 	SPI_keepplan(plan);
 	entry = hash_search(call_plans, key.data, HASH_ENTER, &found);
 	entry->plan = plan;
 	entry->returns_value = returns_value;
+	entry->continues = info.rettype == taskq_continuation_type();
 	return entry;
 }
 
@@ -473,7 +476,7 @@ get_call_plan(Oid fn, Jsonb *args)
  * for void or SQL NULL), in SPI's memory.  The caller is connected to SPI.
  */
 Jsonb *
-taskq_run_sql_task(Oid fn, Jsonb *args)
+taskq_run_sql_task(Oid fn, Jsonb *args, bool *continues)
 {
 	CallPlan   *cp = get_call_plan(fn, args);
 	Datum		values[1];
@@ -485,9 +488,12 @@ taskq_run_sql_task(Oid fn, Jsonb *args)
 	ret = SPI_execute_plan(cp->plan, values, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "pg_taskq: calling the task function failed: %s", SPI_result_code_string(ret));
+	*continues = false;
 	if (!cp->returns_value || SPI_processed != 1)
 		return NULL;
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	/* a function of taskq.continuation hands its place to the signature it returned */
+	*continues = cp->continues && !isnull;
 	return isnull ? NULL : DatumGetJsonbP(d);
 }
 

@@ -101,6 +101,24 @@ arguments_never_convert(const TaskqClaimed *task, Oid save_userid, int save_sec_
 }
 
 /*
+ * Enqueue the signature a task returned as its continuation (as the task's
+ * owner: the caller switched to it); the id of the task that will carry its
+ * result.
+ */
+static int64
+enqueue_continuation(Jsonb *sig)
+{
+	Oid			argtypes[1] = {JSONBOID};
+	Datum		values[1] = {JsonbPGetDatum(sig)};
+	bool		isnull;
+
+	if (taskq_execute_once("SELECT taskq.enqueue($1::taskq.signature)", 1, argtypes, values,
+						   NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "pg_taskq: enqueueing the continuation failed");
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
  * Run one task in a subtransaction, as its owner, with its timeout armed,
  * and fill in its outcome.  Errors are caught and recorded; the
  * subtransaction's rollback removes the task's effects.
@@ -135,6 +153,8 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 	{
 		int			guc_level;
 		Jsonb	   *result;
+		bool		continues;
+		int64		continued_in = 0;
 
 		taskq_fail_for_good = false;
 		if (!owner_exists(task->owner))
@@ -151,7 +171,7 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 			enable_timeout_after(STATEMENT_TIMEOUT, task->timeout_ms);
 
 		taskq_in_task = true;
-		result = taskq_run_sql_task(task->fn, task->args);
+		result = taskq_run_sql_task(task->fn, task->args, &continues);
 
 		/*
 		 * The task's deferred constraints and triggers are checked now, as
@@ -162,6 +182,15 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 		 */
 		AfterTriggerFireDeferred();
 		taskq_in_task = false;
+
+		/*
+		 * A continuation: the signature the task returned is enqueued now,
+		 * as the task's owner, in the task's subtransaction (a signature
+		 * that cannot be enqueued is the task's error); the task then
+		 * waits for it, holding no worker (worker/complete.c).
+		 */
+		if (continues)
+			continued_in = enqueue_continuation(result);
 
 		HOLD_CANCEL_INTERRUPTS();
 		if (task->timeout_ms > 0)
@@ -178,7 +207,10 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
-		out->kind = TASKQ_SUCCEEDED;
+		out->kind = continued_in != 0 ? TASKQ_CONTINUED : TASKQ_SUCCEEDED;
+		out->continued_in = continued_in;
+		if (continued_in != 0)
+			out->result = NULL;
 	}
 	PG_CATCH();
 	{

@@ -28,6 +28,7 @@
 #define OUTCOME_RETRY		'r'
 #define OUTCOME_CANCELLED	'x'
 #define OUTCOME_UNSTARTED	'u'
+#define OUTCOME_CONTINUED	'w'
 
 /*
  * One statement records a whole batch.  Unstarted tasks go back to the
@@ -37,7 +38,8 @@
 static const char *complete_sql =
 "UPDATE taskq.tasks t SET"
 "  state = CASE u.kind WHEN 's' THEN 'succeeded' WHEN 'f' THEN 'failed' WHEN 'x' THEN 'cancelled'"
-"          ELSE 'queued' END,"
+"          WHEN 'w' THEN 'waiting' ELSE 'queued' END,"
+"  pending = CASE u.kind WHEN 'w' THEN 1 ELSE t.pending END,"
 "  attempt = CASE u.kind WHEN 'u' THEN t.attempt OPERATOR(pg_catalog.-) 1 ELSE t.attempt END,"
 "  result = CASE u.kind WHEN 's' THEN u.result ELSE t.result END,"
 "  error = CASE u.kind WHEN 's' THEN NULL WHEN 'u' THEN t.error ELSE u.error END,"
@@ -57,6 +59,46 @@ static const char *complete_sql =
 " WHERE t.id OPERATOR(pg_catalog.=) u.id";
 
 static SPIPlanPtr complete_plan = NULL;
+
+/*
+ * A continued task waits for its continuation's result-carrying task: an
+ * edge of mode 'r' (workflow/advance.c ends the task when it succeeds, and
+ * fails it when it fails), whose far end now has a dependent.
+ */
+static const char *continuations_sql =
+"WITH c AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
+"                                   pg_catalog.unnest($2::pg_catalog.int8[])) AS c(task_id, exit_id)),"
+" e AS (INSERT INTO taskq.dependencies (task_id, depends_on, position, mode)"
+"       SELECT c.task_id, c.exit_id, 0, 'r' FROM c)"
+" UPDATE taskq.tasks t SET has_dependents = true FROM c WHERE t.id OPERATOR(pg_catalog.=) c.exit_id";
+
+static SPIPlanPtr continuations_plan = NULL;
+
+static void
+record_continuations(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n)
+{
+	Oid			argtypes[2] = {INT8ARRAYOID, INT8ARRAYOID};
+	int64	   *from = palloc(sizeof(int64) * Max(1, n));
+	int64	   *to = palloc(sizeof(int64) * Max(1, n));
+	Datum		values[2];
+	int			m = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (outcomes[i].kind != TASKQ_CONTINUED)
+			continue;
+		from[m] = tasks[i].id;
+		to[m] = outcomes[i].continued_in;
+		m++;
+	}
+	if (m == 0)
+		return;
+	taskq_saved_plan(&continuations_plan, continuations_sql, 2, argtypes);
+	values[0] = taskq_int8_array(from, m);
+	values[1] = taskq_int8_array(to, m);
+	if (taskq_execute_plan(continuations_plan, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "pg_taskq: recording continuations failed");
+}
 
 /* The failed attempts of a batch (retried or not), kept in taskq.attempts. */
 static const char *attempts_sql =
@@ -185,6 +227,9 @@ complete_rows(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n)
 			case TASKQ_CANCELLED:
 				kind = OUTCOME_CANCELLED;
 				break;
+			case TASKQ_CONTINUED:
+				kind = OUTCOME_CONTINUED;
+				break;
 			default:
 				kind = OUTCOME_UNSTARTED;
 				break;
@@ -214,6 +259,7 @@ complete_rows(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n)
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "pg_taskq: recording task outcomes failed: %s", SPI_result_code_string(ret));
 	record_failed_attempts(tasks, outcomes, n);
+	record_continuations(tasks, outcomes, n);
 
 	/* workflow steps: release or fail what waits for them, in this transaction */
 	{

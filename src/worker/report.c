@@ -95,6 +95,7 @@ stat_kind(TaskqOutcomeKind kind, bool *counted)
 	switch (kind)
 	{
 		case TASKQ_SUCCEEDED:
+		case TASKQ_CONTINUED:	/* the attempt succeeded; its continuation counts for itself */
 			return TASKQ_STAT_SUCCEEDED;
 		case TASKQ_FAILED:
 			return TASKQ_STAT_FAILED;

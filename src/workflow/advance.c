@@ -64,7 +64,22 @@ static const char *release_sql =
 "    ELSE t.args END"
 " WHERE t.id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])"
 "   AND t.state OPERATOR(pg_catalog.=) 'waiting' AND t.pending OPERATOR(pg_catalog.=) 0"
+"   AND NOT EXISTS (SELECT FROM taskq.dependencies d WHERE d.task_id OPERATOR(pg_catalog.=) t.id"
+"                   AND d.mode OPERATOR(pg_catalog.=) 'r')"
 " RETURNING t.queue";
+
+/*
+ * A continued task (mode 'r', worker/complete.c) whose continuation
+ * succeeded does not run again: it succeeds, with the continuation's
+ * result, and what waits for it is advanced in turn.
+ */
+static const char *succeed_continued_sql =
+"UPDATE taskq.tasks t SET state = 'succeeded', result = p.result, finished_at = pg_catalog.now()"
+" FROM taskq.dependencies d JOIN taskq.tasks p ON p.id OPERATOR(pg_catalog.=) d.depends_on"
+" WHERE t.id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])"
+"   AND d.task_id OPERATOR(pg_catalog.=) t.id AND d.mode OPERATOR(pg_catalog.=) 'r'"
+"   AND t.state OPERATOR(pg_catalog.=) 'waiting' AND t.pending OPERATOR(pg_catalog.=) 0"
+" RETURNING t.id, t.has_dependents, t.workflow_id OPERATOR(pg_catalog.=) t.id";
 
 /* A workflow that succeeded does not need its error callback. */
 static const char *cancel_errbacks_sql =
@@ -137,6 +152,7 @@ static const char *failure_info_sql =
 
 static SPIPlanPtr decrement_plan = NULL;
 static SPIPlanPtr release_plan = NULL;
+static SPIPlanPtr succeed_continued_plan = NULL;
 static SPIPlanPtr cancel_errbacks_plan = NULL;
 static SPIPlanPtr cascade_plan = NULL;
 static SPIPlanPtr cancel_cascade_plan = NULL;
@@ -212,10 +228,44 @@ taskq_release_ready(const int64 *ids, int n)
 	Oid			argtypes[1] = {INT8ARRAYOID};
 	Datum		values[1] = {taskq_int8_array(ids, n)};
 
+	int64	   *done;
+	int64	   *advance;
+	int64	   *workflows_done;
+	int			ndone = 0,
+				nadvance = 0,
+				nworkflows_done = 0;
+
 	taskq_saved_plan(&release_plan, release_sql, 1, argtypes);
 	if (taskq_execute_plan(release_plan, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "pg_taskq: releasing workflow tasks failed");
 	wake_returned_queues();
+
+	/* continued tasks whose continuation succeeded: they succeed too */
+	taskq_saved_plan(&succeed_continued_plan, succeed_continued_sql, 1, argtypes);
+	if (taskq_execute_plan(succeed_continued_plan, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "pg_taskq: ending continued tasks failed");
+	if (SPI_processed == 0)
+		return;
+	done = palloc(sizeof(int64) * SPI_processed);
+	advance = palloc(sizeof(int64) * SPI_processed);
+	workflows_done = palloc(sizeof(int64) * SPI_processed);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		Datum		carries = SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull);
+
+		done[ndone++] = id;
+		if (DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull)))
+			advance[nadvance++] = id;
+		if (!isnull && DatumGetBool(carries))
+			workflows_done[nworkflows_done++] = id;
+	}
+	for (int i = 0; i < ndone; i++)
+		taskq_wake_waiters_at_commit(done[i]);
+	taskq_advance_succeeded(advance, nadvance);
+	taskq_cancel_error_callbacks(workflows_done, nworkflows_done);
 }
 
 /*
