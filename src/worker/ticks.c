@@ -133,7 +133,7 @@ tick(const DueSchedule *s)
 {
 	Oid			argtypes[7] = {OIDOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, INT8OID, TEXTOID};
 	Datum		values[7];
-	char		nulls[7] = "       ";
+	char		nulls[7];
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz t = s->next_run;
 	TimestampTz last_tick = 0;
@@ -143,6 +143,8 @@ tick(const DueSchedule *s)
 	int64		last_task = 0;
 	char	   *error = NULL;
 	pg_tz	   *tz = pg_tzset(s->time_zone);
+
+	memset(nulls, ' ', sizeof(nulls));
 
 	while (t <= now && recent + missed < MAX_TICKS_PER_ROUND && tz != NULL)
 	{
