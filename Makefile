@@ -54,7 +54,8 @@ OBJS = \
 	src/api/cancel.o \
 	src/api/ddl_guard.o \
 	src/api/monitoring.o \
-	src/api/schedules.o
+	src/api/schedules.o \
+	src/api/signals.o
 
 DATA = $(wildcard extension/pg_taskq--*.sql)
 EXTRA_CLEAN = tmp_check tmp_check_iso results regression.diffs regression.out output_iso

@@ -1,4 +1,4 @@
-/* pg_taskq--0.7.0--0.8.0.sql: schedules and continuations (see docs/schedules.md) */
+/* pg_taskq--0.7.0--0.8.0.sql: schedules, continuations and signals (see docs/schedules.md) */
 
 \echo Use "ALTER EXTENSION pg_taskq UPDATE TO '0.8.0'" to load this file. \quit
 
@@ -108,5 +108,77 @@ ALTER TABLE taskq.dependencies DROP CONSTRAINT dependencies_mode_check,
 COMMENT ON TABLE taskq.dependencies IS
 	'workflow edges: task_id waits for depends_on (p: gets its result prepended, c: collects it at position, o: order only, e/f: error callback with/without the failure, r: ends with its result, a continuation)';
 
-/* schedules are kept by a dump, as the tasks are */
+/*
+ * Signals: a workflow step made by taskq.await(key, timeout) waits, holding
+ * no worker, until taskq.signal(key, payload) is sent for its owner's key
+ * (the payload is its result) or its timeout fails it.  A signal sent
+ * before any step waits is kept in taskq.signals for the first that will.
+ */
+CREATE TABLE taskq.signals (
+	owner		regrole NOT NULL,
+	key			text NOT NULL,
+	payload		jsonb,
+	sent_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	sent_by		regrole NOT NULL,
+	PRIMARY KEY (owner, key)
+);
+
+COMMENT ON TABLE taskq.signals
+	IS 'signals sent while no step waited for their key: kept for the first step that will';
+
+ALTER TABLE taskq.signals ENABLE ROW LEVEL SECURITY;
+CREATE POLICY signals_owner_or_admin ON taskq.signals FOR SELECT
+	USING (owner OPERATOR(pg_catalog.=) current_user::pg_catalog.regrole
+		   OR pg_catalog.pg_has_role('taskq_admin', 'MEMBER'));
+REVOKE ALL ON taskq.signals FROM PUBLIC;
+GRANT SELECT ON taskq.signals TO PUBLIC;
+
+CREATE TABLE taskq.signal_waits (
+	task_id		bigint PRIMARY KEY,
+	owner		regrole NOT NULL,
+	key			text NOT NULL,
+	deadline	timestamptz
+);
+CREATE INDEX signal_waits_key_idx ON taskq.signal_waits (owner, key);
+CREATE INDEX signal_waits_deadline_idx ON taskq.signal_waits (deadline) WHERE deadline IS NOT NULL;
+
+COMMENT ON TABLE taskq.signal_waits
+	IS 'the steps waiting for a signal: their key, and when they fail without one';
+
+ALTER TABLE taskq.signal_waits ENABLE ROW LEVEL SECURITY;
+CREATE POLICY signal_waits_owner_or_admin ON taskq.signal_waits FOR SELECT
+	USING (EXISTS (SELECT FROM taskq.tasks t WHERE t.id OPERATOR(pg_catalog.=) task_id));
+REVOKE ALL ON taskq.signal_waits FROM PUBLIC;
+GRANT SELECT ON taskq.signal_waits TO PUBLIC;
+
+CREATE FUNCTION taskq.signal(key text, payload jsonb DEFAULT NULL,
+							 to_role regrole DEFAULT NULL)
+	RETURNS boolean
+	LANGUAGE c VOLATILE CALLED ON NULL INPUT
+	AS 'MODULE_PATHNAME', 'taskq_signal';
+
+COMMENT ON FUNCTION taskq.signal(text, jsonb, regrole)
+	IS 'send a signal: the steps waiting for key (of to_role, by default the caller) end with payload; true if any waited, else it is kept';
+
+CREATE FUNCTION taskq.await_signal_run(key text, timeout interval)
+	RETURNS taskq.continuation
+	LANGUAGE c VOLATILE CALLED ON NULL INPUT
+	AS 'MODULE_PATHNAME', 'taskq_await_signal_run';
+
+COMMENT ON FUNCTION taskq.await_signal_run(text, interval)
+	IS 'the function of a step made by taskq.await: it only runs as a task';
+
+CREATE FUNCTION taskq.await(key text, timeout interval DEFAULT NULL, queue text DEFAULT 'default')
+	RETURNS taskq.signature
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT taskq.task('taskq.await_signal_run(text, interval)', pg_catalog.jsonb_build_array($1, $2),
+	                        queue => $3, immutable => true) $$;
+
+COMMENT ON FUNCTION taskq.await(text, interval, text)
+	IS 'signature of a step that waits, holding no worker, for taskq.signal(key, payload): its result is the payload; it fails after timeout';
+
+/* schedules and signals are kept by a dump, as the tasks are */
 SELECT pg_catalog.pg_extension_config_dump('taskq.schedules', '');
+SELECT pg_catalog.pg_extension_config_dump('taskq.signals', '');
+SELECT pg_catalog.pg_extension_config_dump('taskq.signal_waits', '');

@@ -19,17 +19,6 @@ BEGIN
   END LOOP;
   RETURN false;
 END $$;
--- poll a condition for up to 10 s
-CREATE FUNCTION ops_until(cond text) RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE ok boolean;
-BEGIN
-  FOR i IN 1..1000 LOOP
-    EXECUTE 'SELECT ' || cond INTO ok;
-    IF ok THEN RETURN true; END IF;
-    PERFORM pg_sleep(0.01);
-  END LOOP;
-  RETURN false;
-END $$;
 -- the lines of a plan
 CREATE FUNCTION ops_plan(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE line text;
@@ -88,7 +77,7 @@ SELECT queue, worker, workers_wanted, pid IS NOT NULL AS has_pid,
 FROM taskq.workers WHERE database = current_database() ORDER BY queue, worker;
 -- a running task is shown with its worker
 SELECT taskq.enqueue('ops_sleep', '[30]', queue => 'serial_queue') AS sleeper \gset
-SELECT ops_until(format('EXISTS (SELECT FROM taskq.workers WHERE task_id = %s)', :sleeper)) AS shown;
+SELECT wait_until(format('EXISTS (SELECT FROM taskq.workers WHERE task_id = %s)', :sleeper)) AS shown;
 SELECT queue, state, state_since <= now() AS since FROM taskq.workers WHERE task_id = :sleeper;
 
 -- what another role sees: its own statistics, not another's task

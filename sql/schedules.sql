@@ -43,24 +43,15 @@ SELECT taskq.schedule_next('30 * * * *', '2026-11-01 04:00+00', 'America/New_Yor
        taskq.schedule_next('30 * * * *', '2026-11-01 05:30+00', 'America/New_York') AS c;
 
 -- mistakes, each with its reason
-CREATE FUNCTION sched_error(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE msg text; detail text;
-BEGIN
-  EXECUTE stmt;
-  RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
-  RETURN SQLSTATE || ': ' || msg || coalesce(' / ' || nullif(detail, ''), '');
-END $$;
-SELECT sched_error($$SELECT taskq.schedule_next('* * *')$$);
-SELECT sched_error($$SELECT taskq.schedule_next('61 * * * *')$$);
-SELECT sched_error($$SELECT taskq.schedule_next('* * * jann *')$$);
-SELECT sched_error($$SELECT taskq.schedule_next('*/0 * * * *')$$);
-SELECT sched_error($$SELECT taskq.schedule_next('5-1 * * * *')$$);
-SELECT sched_error($$SELECT taskq.schedule_next('0 0 30 2 *')$$);
-SELECT sched_error($$SELECT taskq.schedule_next('every day')$$);
-SELECT sched_error($$SELECT taskq.schedule_next('1 month')$$);
-SELECT sched_error($$SELECT taskq.schedule_next('0 * * * *', now(), 'Mars/Olympus')$$);
+SELECT show_error($$SELECT taskq.schedule_next('* * *')$$);
+SELECT show_error($$SELECT taskq.schedule_next('61 * * * *')$$);
+SELECT show_error($$SELECT taskq.schedule_next('* * * jann *')$$);
+SELECT show_error($$SELECT taskq.schedule_next('*/0 * * * *')$$);
+SELECT show_error($$SELECT taskq.schedule_next('5-1 * * * *')$$);
+SELECT show_error($$SELECT taskq.schedule_next('0 0 30 2 *')$$);
+SELECT show_error($$SELECT taskq.schedule_next('every day')$$);
+SELECT show_error($$SELECT taskq.schedule_next('1 month')$$);
+SELECT show_error($$SELECT taskq.schedule_next('0 * * * *', now(), 'Mars/Olympus')$$);
 
 -- the caller's schedules: made, replaced, read, removed; a role sees its own
 CREATE ROLE taskq_sched_alice;
@@ -71,8 +62,8 @@ SELECT taskq.schedule('nightly', '0 3 * * *', taskq.task('noop'), 'Europe/Paris'
 SELECT taskq.schedule('nightly', '0 4 * * *', taskq.task('noop'), 'Europe/Paris', 'once') > now() AS replaced;
 SELECT name, owner, schedule, time_zone, missed, runs, signature->'task'->>'fn' AS fn
 FROM taskq.schedules;
-SELECT sched_error($$SELECT taskq.schedule('bad', '0 3 * * *', taskq.task('noop'), missed => 'later')$$);
-SELECT sched_error($$SELECT taskq.schedule('bad', 'soon', taskq.task('noop'))$$);
+SELECT show_error($$SELECT taskq.schedule('bad', '0 3 * * *', taskq.task('noop'), missed => 'later')$$);
+SELECT show_error($$SELECT taskq.schedule('bad', 'soon', taskq.task('noop'))$$);
 SELECT expect_error($$INSERT INTO taskq.schedules (name, owner, schedule, time_zone, signature, next_run)
                       VALUES ('sneaky', 'taskq_sched_alice', '* * * * *', 'UTC', '{"task": {}}', now())$$);
 SET ROLE taskq_sched_bob;

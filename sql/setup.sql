@@ -36,3 +36,25 @@ EXCEPTION WHEN OTHERS THEN
   RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, '[0-9]+', 'N', 'g');
 END $$;
 GRANT EXECUTE ON FUNCTION expect_error(text) TO PUBLIC;
+-- poll a condition for up to 10 s; an error's SQLSTATE, message and detail
+CREATE FUNCTION wait_until(cond text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE ok boolean;
+BEGIN
+  FOR i IN 1..1000 LOOP
+    EXECUTE 'SELECT ' || cond INTO ok;
+    IF ok THEN RETURN true; END IF;
+    PERFORM pg_sleep(0.01);
+  END LOOP;
+  RETURN false;
+END $$;
+CREATE FUNCTION show_error(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE msg text; detail text;
+BEGIN
+  EXECUTE stmt;
+  RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+  RETURN SQLSTATE || ': ' || msg || coalesce(' / ' || nullif(detail, ''), '');
+END $$;
+GRANT EXECUTE ON FUNCTION show_error(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION wait_until(text) TO PUBLIC;

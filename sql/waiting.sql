@@ -22,6 +22,9 @@ SELECT state, result FROM taskq.wait(:c, '60 s');
 SELECT taskq.enqueue(taskq.chord(ARRAY[taskq.task('fanout'), taskq.task('double', '[50]')],
                                  taskq.task('total'))) AS ch \gset
 SELECT state, result FROM taskq.wait(:ch, '60 s');
+-- in a group
+SELECT taskq.enqueue(taskq.group(taskq.task('fanout'), taskq.task('double', '[7]'))) AS gr \gset
+SELECT state, result FROM taskq.wait(:gr, '60 s');
 -- a loop: each step hands on to the next, the last ends with a value
 CREATE FUNCTION countdown(n int) RETURNS taskq.continuation LANGUAGE plpgsql AS $$
 BEGIN
@@ -69,3 +72,46 @@ RESET ROLE;
 SELECT count(*) AS secret_ran FROM taskq.tasks WHERE fn = 'cont_secret()'::regprocedure;
 REVOKE EXECUTE ON FUNCTION sneaky() FROM taskq_cont_user;
 DROP ROLE taskq_cont_user;
+
+-- signals: a step that waits for one, holding no worker; its payload is the
+-- step's result, and the next step receives it
+CREATE FUNCTION ship(approval jsonb) RETURNS text LANGUAGE sql
+  AS $$ SELECT 'shipped, approved by ' || (approval->>'by') $$;
+SELECT taskq.enqueue(taskq.chain(taskq.task('double', '[1]'),
+                                 taskq.await('approval-1', '60 s'),
+                                 taskq.task('ship'))) AS shipping \gset
+SELECT wait_until('EXISTS (SELECT FROM taskq.signal_waits WHERE key = ''approval-1'')') AS parked;
+SELECT (SELECT count(*) FROM taskq.workers WHERE task_id IS NOT NULL AND queue = 'default') AS workers_busy,
+       (SELECT state FROM taskq.tasks WHERE id = (SELECT task_id FROM taskq.signal_waits WHERE key = 'approval-1')) AS step;
+SELECT taskq.signal('approval-1', '{"by": "alice"}') AS delivered;
+SELECT state, result FROM taskq.wait(:shipping, '60 s');
+-- a signal sent before its step waits is kept for it
+SELECT taskq.signal('approval-2', '{"by": "bob"}') AS delivered_to_nobody_yet;
+SELECT key, payload FROM taskq.signals;
+SELECT taskq.enqueue(taskq.chain(taskq.await('approval-2'), taskq.task('ship'))) AS early \gset
+SELECT state, result FROM taskq.wait(:early, '60 s');
+SELECT count(*) AS kept_left FROM taskq.signals;
+-- no signal in time: the step fails, and so does what waits for it
+SELECT taskq.enqueue(taskq.chain(taskq.await('approval-3', '1 s'), taskq.task('ship'))) AS late \gset
+SELECT state, regexp_replace(error, '[0-9]+', 'N', 'g') AS error FROM taskq.wait(:late, '60 s');
+SELECT t.state, t.error, t.sqlstate FROM taskq.tasks t
+WHERE t.fn = 'taskq.await_signal_run(text,interval)'::regprocedure AND t.args->>0 = 'approval-3';
+-- a key belongs to a role: another may not signal it
+CREATE ROLE taskq_sig_alice;
+CREATE ROLE taskq_sig_bob;
+SET ROLE taskq_sig_alice;
+SELECT taskq.enqueue(taskq.await('alices-key', '60 s')) AS alices \gset
+RESET ROLE;
+SELECT wait_until('EXISTS (SELECT FROM taskq.signal_waits WHERE key = ''alices-key'')') AS parked;
+SET ROLE taskq_sig_bob;
+SELECT show_error($$SELECT taskq.signal('alices-key', '{"by": "mallory"}', 'taskq_sig_alice')$$);
+SELECT taskq.signal('alices-key', '{"by": "bob"}') AS bobs_own_key_waits_for_nobody;
+RESET ROLE;
+SELECT state FROM taskq.tasks WHERE id = :alices;
+SET ROLE taskq_sig_alice;
+SELECT taskq.signal('alices-key', '{"by": "alice"}') AS alice_signals_her_own;
+RESET ROLE;
+SELECT state, result FROM taskq.wait(:alices, '30 s');
+DELETE FROM taskq.signals;
+DROP ROLE taskq_sig_alice;
+DROP ROLE taskq_sig_bob;

@@ -111,7 +111,8 @@ typedef enum TaskqOutcomeKind
 	TASKQ_UNSTARTED,			/* claimed but not run: give back */
 	TASKQ_IN_FLIGHT,			/* an HTTP request under way: nothing to record yet */
 	TASKQ_CANCELLED,			/* taskq.cancel stopped it */
-	TASKQ_CONTINUED				/* it handed its place to a signature: waits for it */
+	TASKQ_CONTINUED,			/* it handed its place to a signature: waits for it */
+	TASKQ_PARKED				/* it waits for a signal (taskq.await) */
 } TaskqOutcomeKind;
 
 typedef struct TaskqOutcome
@@ -125,6 +126,8 @@ typedef struct TaskqOutcome
 	TimestampTz finished_at;
 	double		backoff_s;		/* TASKQ_RETRY */
 	int64		continued_in;	/* TASKQ_CONTINUED: the task that carries its result */
+	char	   *await_key;		/* TASKQ_PARKED: the signal it waits for */
+	TimestampTz await_deadline;	/* TASKQ_PARKED: when it fails without one, 0 never */
 } TaskqOutcome;
 
 /* queues.c: the parsed value of taskq.queues */

@@ -26,6 +26,7 @@
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/numeric.h"
 #include "utils/datum.h"
 #include "utils/regproc.h"
 #include "utils/guc.h"
@@ -98,6 +99,38 @@ arguments_never_convert(const TaskqClaimed *task, Oid save_userid, int save_sec_
 	MemoryContextSwitchTo(oldcontext);
 	CurrentResourceOwner = oldowner;
 	return bad;
+}
+
+/*
+ * Is the continuation a task returned the marker of a signal wait
+ * (api/signals.c: {"taskq.await": {"key": ..., "timeout_ms": ...}})?  Then
+ * the task parks: its key and deadline are noted in its outcome, in the
+ * batch's memory.
+ */
+static bool
+parks(Jsonb *result, TaskqOutcome *out)
+{
+	JsonbValue *await = taskq_jsonb_member(&result->root, "taskq.await");
+	JsonbValue *timeout;
+	char	   *key;
+	MemoryContext old;
+
+	if (await == NULL || await->type != jbvBinary ||
+		!taskq_jsonb_string(await->val.binary.data, "key", &key) || key == NULL)
+		return false;
+	old = MemoryContextSwitchTo(batch_context);
+	out->await_key = pstrdup(key);
+	MemoryContextSwitchTo(old);
+	timeout = taskq_jsonb_member(await->val.binary.data, "timeout_ms");
+	out->await_deadline = 0;
+	if (timeout && timeout->type == jbvNumeric)
+	{
+		int64		ms = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(timeout->val.numeric)));
+
+		if (ms > 0)
+			out->await_deadline = GetCurrentTimestamp() + ms * 1000;
+	}
+	return true;
 }
 
 /*
@@ -189,7 +222,7 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 		 * that cannot be enqueued is the task's error); the task then
 		 * waits for it, holding no worker (worker/complete.c).
 		 */
-		if (continues)
+		if (continues && !parks(result, out))
 			continued_in = enqueue_continuation(result);
 
 		HOLD_CANCEL_INTERRUPTS();
@@ -207,9 +240,10 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
-		out->kind = continued_in != 0 ? TASKQ_CONTINUED : TASKQ_SUCCEEDED;
+		out->kind = out->await_key ? TASKQ_PARKED :
+			continued_in != 0 ? TASKQ_CONTINUED : TASKQ_SUCCEEDED;
 		out->continued_in = continued_in;
-		if (continued_in != 0)
+		if (continued_in != 0 || out->await_key)
 			out->result = NULL;
 	}
 	PG_CATCH();

@@ -100,6 +100,49 @@ record_continuations(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, in
 		elog(ERROR, "pg_taskq: recording continuations failed");
 }
 
+/* A parked task waits for a signal of its owner's key, until its deadline. */
+static const char *signal_waits_sql =
+"INSERT INTO taskq.signal_waits (task_id, owner, key, deadline)"
+" SELECT w.task_id, t.owner, w.key, w.deadline"
+" FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::pg_catalog.text[]),"
+"                 pg_catalog.unnest($3::pg_catalog.timestamptz[])) AS w(task_id, key, deadline)"
+" JOIN taskq.tasks t ON t.id OPERATOR(pg_catalog.=) w.task_id";
+
+static SPIPlanPtr signal_waits_plan = NULL;
+
+static void
+record_signal_waits(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n)
+{
+	Oid			argtypes[3] = {INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID};
+	Datum	   *ids = palloc(sizeof(Datum) * Max(1, n));
+	Datum	   *keys = palloc(sizeof(Datum) * Max(1, n));
+	Datum	   *deadlines = palloc(sizeof(Datum) * Max(1, n));
+	bool	   *no_deadline = palloc(sizeof(bool) * Max(1, n));
+	Datum		values[3];
+	int			m = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (outcomes[i].kind != TASKQ_PARKED)
+			continue;
+		ids[m] = Int64GetDatum(tasks[i].id);
+		keys[m] = CStringGetTextDatum(outcomes[i].await_key);
+		deadlines[m] = TimestampTzGetDatum(outcomes[i].await_deadline);
+		no_deadline[m] = outcomes[i].await_deadline == 0;
+		m++;
+	}
+	if (m == 0)
+		return;
+	taskq_saved_plan(&signal_waits_plan, signal_waits_sql, 3, argtypes);
+	values[0] = taskq_param_array(ids, NULL, m, INT8OID);
+	values[1] = taskq_param_array(keys, NULL, m, TEXTOID);
+	values[2] = taskq_param_array(deadlines, no_deadline, m, TIMESTAMPTZOID);
+	if (taskq_execute_plan(signal_waits_plan, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "pg_taskq: recording signal waits failed");
+	/* the workers learn of the new deadlines (worker/ticks.c) */
+	taskq_schedules_changed_at_commit();
+}
+
 /* The failed attempts of a batch (retried or not), kept in taskq.attempts. */
 static const char *attempts_sql =
 "INSERT INTO taskq.attempts (task_id, attempt, error, sqlstate, started_at, finished_at, worker_pid)"
@@ -228,7 +271,8 @@ complete_rows(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n)
 				kind = OUTCOME_CANCELLED;
 				break;
 			case TASKQ_CONTINUED:
-				kind = OUTCOME_CONTINUED;
+			case TASKQ_PARKED:
+				kind = OUTCOME_CONTINUED;	/* both wait, holding no worker */
 				break;
 			default:
 				kind = OUTCOME_UNSTARTED;
@@ -260,6 +304,7 @@ complete_rows(const TaskqClaimed *tasks, const TaskqOutcome *outcomes, int n)
 		elog(ERROR, "pg_taskq: recording task outcomes failed: %s", SPI_result_code_string(ret));
 	record_failed_attempts(tasks, outcomes, n);
 	record_continuations(tasks, outcomes, n);
+	record_signal_waits(tasks, outcomes, n);
 
 	/* workflow steps: release or fail what waits for them, in this transaction */
 	{

@@ -96,6 +96,7 @@ stat_kind(TaskqOutcomeKind kind, bool *counted)
 	{
 		case TASKQ_SUCCEEDED:
 		case TASKQ_CONTINUED:	/* the attempt succeeded; its continuation counts for itself */
+		case TASKQ_PARKED:
 			return TASKQ_STAT_SUCCEEDED;
 		case TASKQ_FAILED:
 			return TASKQ_STAT_FAILED;

@@ -43,7 +43,9 @@ static const char *prune_sql =
 " edges AS (DELETE FROM taskq.dependencies d USING doomed"
 "           WHERE d.task_id OPERATOR(pg_catalog.=) doomed.id),"
 " attempts AS (DELETE FROM taskq.attempts a USING doomed"
-"           WHERE a.task_id OPERATOR(pg_catalog.=) doomed.id)"
+"           WHERE a.task_id OPERATOR(pg_catalog.=) doomed.id),"
+" waits AS (DELETE FROM taskq.signal_waits w USING doomed"
+"           WHERE w.task_id OPERATOR(pg_catalog.=) doomed.id)"
 " DELETE FROM taskq.tasks t USING doomed WHERE t.id OPERATOR(pg_catalog.=) doomed.id";
 
 static SPIPlanPtr prune_plan = NULL;

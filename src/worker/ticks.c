@@ -2,7 +2,8 @@
  *
  * ticks.c
  *	  The workers enqueue the due ticks of their database's schedules
- *	  (taskq.schedules, docs/schedules.md).
+ *	  (taskq.schedules, docs/schedules.md), and fail the steps that waited
+ *	  for a signal past their timeout.
  *
  *	  Every worker looks, between batches, when the earliest next_run it
  *	  knows of has come or a schedule was changed; the rows are locked
@@ -30,6 +31,7 @@
 
 #include "schedules/schedules.h"
 #include "shmem/shmem.h"
+#include "workflow/workflow.h"
 #include "worker/worker_internal.h"
 
 #define TICK_GRACE_US		(10 * USECS_PER_SEC)
@@ -49,7 +51,24 @@ static const char *advance_sql =
 "  runs = runs OPERATOR(pg_catalog.+) $5, last_task = COALESCE($6, last_task), last_error = $7"
 " WHERE owner OPERATOR(pg_catalog.=) $1 AND name OPERATOR(pg_catalog.=) $2";
 
+/*
+ * Steps that waited for a signal longer than their timeout fail
+ * (api/signals.c parks them); the rows locked as the schedules are, so one
+ * worker fails each.
+ */
+static const char *expire_sql =
+"WITH gone AS (DELETE FROM taskq.signal_waits w WHERE w.task_id IN ("
+"    SELECT x.task_id FROM taskq.signal_waits x"
+"    WHERE x.deadline OPERATOR(pg_catalog.<=) pg_catalog.now() FOR UPDATE SKIP LOCKED)"
+"  RETURNING w.task_id, w.key)"
+" UPDATE taskq.tasks t SET state = 'failed', finished_at = pg_catalog.now(), pending = 0,"
+"   error = pg_catalog.format('no signal %s came before the timeout', pg_catalog.quote_literal(gone.key)),"
+"   sqlstate = '57014'"
+" FROM gone WHERE t.id OPERATOR(pg_catalog.=) gone.task_id AND t.state OPERATOR(pg_catalog.=) 'waiting'"
+" RETURNING t.id, t.has_dependents";
+
 static SPIPlanPtr due_plan = NULL;
+static SPIPlanPtr expire_plan = NULL;
 static SPIPlanPtr advance_plan = NULL;
 static SPIPlanPtr earliest_plan = NULL;
 
@@ -228,8 +247,32 @@ taskq_enqueue_due_ticks(void)
 	for (int i = 0; i < n; i++)
 		tick(&due[i]);
 
+	/* signal waits past their timeout */
+	taskq_saved_plan(&expire_plan, expire_sql, 0, NULL);
+	if (taskq_execute_plan(expire_plan, NULL, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "pg_taskq: expiring signal waits failed");
+	{
+		uint64		nexpired = SPI_processed;
+		int64	   *expired = palloc(sizeof(int64) * Max(1, nexpired));
+		bool	   *dependents = palloc(sizeof(bool) * Max(1, nexpired));
+
+		for (uint64 i = 0; i < nexpired; i++)
+		{
+			expired[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+			dependents[i] = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		}
+		for (uint64 i = 0; i < nexpired; i++)
+		{
+			taskq_wake_waiters_at_commit(expired[i]);
+			if (dependents[i])
+				taskq_advance_failed(expired[i], false);
+		}
+	}
+
 	/* when to look again: the earliest next_run (of schedules others hold too) */
-	taskq_saved_plan(&earliest_plan, "SELECT pg_catalog.min(next_run) FROM taskq.schedules", 0, NULL);
+	taskq_saved_plan(&earliest_plan,
+					 "SELECT LEAST((SELECT pg_catalog.min(next_run) FROM taskq.schedules),"
+					 "             (SELECT pg_catalog.min(deadline) FROM taskq.signal_waits))", 0, NULL);
 	if (taskq_execute_plan(earliest_plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "pg_taskq: reading the schedules failed");
 	earliest = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);

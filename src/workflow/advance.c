@@ -228,12 +228,6 @@ taskq_release_ready(const int64 *ids, int n)
 	Oid			argtypes[1] = {INT8ARRAYOID};
 	Datum		values[1] = {taskq_int8_array(ids, n)};
 
-	int64	   *done;
-	int64	   *advance;
-	int64	   *workflows_done;
-	int			ndone = 0,
-				nadvance = 0,
-				nworkflows_done = 0;
 
 	taskq_saved_plan(&release_plan, release_sql, 1, argtypes);
 	if (taskq_execute_plan(release_plan, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
@@ -244,25 +238,45 @@ taskq_release_ready(const int64 *ids, int n)
 	taskq_saved_plan(&succeed_continued_plan, succeed_continued_sql, 1, argtypes);
 	if (taskq_execute_plan(succeed_continued_plan, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "pg_taskq: ending continued tasks failed");
-	if (SPI_processed == 0)
+	taskq_ended_without_worker();
+}
+
+/*
+ * The tasks the last statement returned (id, has_dependents, whether it
+ * carries its workflow's result) succeeded without a worker running them
+ * (a continued task, a step a signal ended): their waiters wake at commit,
+ * what waits for them is advanced, the error callbacks of the workflows
+ * they end are cancelled.
+ */
+void
+taskq_ended_without_worker(void)
+{
+	uint64		n = SPI_processed;
+	int64	   *done;
+	int64	   *advance;
+	int64	   *workflows_done;
+	int			nadvance = 0,
+				nworkflows_done = 0;
+
+	if (n == 0)
 		return;
-	done = palloc(sizeof(int64) * SPI_processed);
-	advance = palloc(sizeof(int64) * SPI_processed);
-	workflows_done = palloc(sizeof(int64) * SPI_processed);
-	for (uint64 i = 0; i < SPI_processed; i++)
+	done = palloc(sizeof(int64) * n);
+	advance = palloc(sizeof(int64) * n);
+	workflows_done = palloc(sizeof(int64) * n);
+	for (uint64 i = 0; i < n; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		bool		isnull;
-		int64		id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-		Datum		carries = SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull);
+		Datum		carries;
 
-		done[ndone++] = id;
+		done[i] = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
 		if (DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull)))
-			advance[nadvance++] = id;
+			advance[nadvance++] = done[i];
+		carries = SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull);
 		if (!isnull && DatumGetBool(carries))
-			workflows_done[nworkflows_done++] = id;
+			workflows_done[nworkflows_done++] = done[i];
 	}
-	for (int i = 0; i < ndone; i++)
+	for (uint64 i = 0; i < n; i++)
 		taskq_wake_waiters_at_commit(done[i]);
 	taskq_advance_succeeded(advance, nadvance);
 	taskq_cancel_error_callbacks(workflows_done, nworkflows_done);

@@ -48,5 +48,6 @@ extern void taskq_advance_succeeded(const int64 *ids, int n);
 extern void taskq_cancel_error_callbacks(const int64 *ids, int n);
 extern void taskq_advance_failed(int64 id, bool cancelled);
 extern void taskq_release_ready(const int64 *ids, int n);
+extern void taskq_ended_without_worker(void);
 
 #endif							/* TASKQ_WORKFLOW_H */

@@ -5,8 +5,8 @@
 # The restored tables hold the same rows; the task that was running is
 # recovered (by the pruning worker, which looks for orphans when it goes
 # idle) and runs; the workflow finishes with its body run once; new ids
-# follow the old ones; a unique key still finds its task; schedules and
-# failed attempts are kept.
+# follow the old ones; a unique key still finds its task; schedules,
+# failed attempts and a step waiting for a signal are kept.
 
 use strict;
 use warnings;
@@ -53,6 +53,10 @@ SELECT taskq.enqueue('slow', '[4]');});
 # a schedule, and a failed attempt kept (the failed task above)
 $node->safe_psql('postgres', q{SET ROLE alice;
 	SELECT taskq.schedule('hourly_work', '@hourly', taskq.task('work', '[7]'), 'UTC', 'once')});
+# a step waiting for a signal
+my $awaiting = $node->safe_psql('postgres', q{SET ROLE alice; SELECT taskq.enqueue(taskq.await('restored-key'))});
+ok(poll_until($node, "SELECT count(*) FROM taskq.signal_waits WHERE task_id = $awaiting", '1'),
+	'a step waits for a signal');
 ok(poll_until($node, "SELECT state = 'running' FROM taskq.tasks WHERE id = $running", 't'),
 	'a task is running');
 
@@ -109,6 +113,10 @@ for my $db ('restored', 'restored_sql')
 		$unique, "$db: a unique key still finds its restored task");
 	is($node->safe_psql($db, "SELECT state || ' ' || owner FROM taskq.tasks WHERE id = $keyed"),
 		'queued alice', "$db: a keyed task waits, owned by its role");
+	is($node->safe_psql($db, q{SET ROLE alice; SELECT taskq.signal('restored-key', '"ok"')}), 't',
+		"$db: the step waiting for a signal still waits for it");
+	is($node->safe_psql($db, "SELECT state || ' ' || result FROM taskq.wait($awaiting, '30 s')"),
+		'succeeded "ok"', "$db: and the signal ends it");
 }
 
 $node->stop;

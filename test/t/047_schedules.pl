@@ -1,7 +1,7 @@
 # 047_schedules.pl: schedules tick exactly once (docs/schedules.md).  A
-# schedule of every second runs for a few seconds, through an immediate
-# stop of the server in the middle (shorter than the grace after which a
-# tick is missed): every tick from the first to the last is enqueued once,
+# schedule of every second runs for a few seconds, through the workers and
+# the launcher terminated, a reload, and an immediate stop of the server
+# (shorter than the grace after which a tick is missed): every tick from the first to the last is enqueued once,
 # none twice, none lost.  The same in a second database at once.  After a
 # downtime longer than the grace, 'skip' drops the missed ticks and 'once'
 # runs one task for them.  A schedule's tasks run as its owner; one whose
@@ -39,7 +39,12 @@ for my $db ('postgres', 'other')
 	$node->safe_psql($db, q{SET ROLE ticker;
 		SELECT taskq.schedule('every_second', '* * * * * *', taskq.task('tick'))});
 }
-sleep 4;
+sleep 2;
+# the workers killed, the launcher terminated, a reload
+$node->safe_psql('postgres',
+	"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE backend_type IN ('taskq worker', 'taskq launcher')");
+$node->reload;
+sleep 2;
 # an immediate stop in the middle, and two seconds down
 $node->stop('immediate');
 sleep 2;
