@@ -51,6 +51,9 @@ SELECT show_error($$SELECT taskq.schedule_next('5-1 * * * *')$$);
 SELECT show_error($$SELECT taskq.schedule_next('0 0 30 2 *')$$);
 SELECT show_error($$SELECT taskq.schedule_next('every day')$$);
 SELECT show_error($$SELECT taskq.schedule_next('1 month')$$);
+-- a period too long for any timestamp is refused, not wrapped into a wrong time
+SELECT show_error($$SELECT taskq.schedule_next('2000000000 days', '2026-01-01+00')$$);
+SELECT show_error($$SELECT taskq.schedule_next('106751990 days', '2000-01-01+00')$$);
 SELECT show_error($$SELECT taskq.schedule_next('0 * * * *', now(), 'Mars/Olympus')$$);
 
 -- the caller's schedules: made, replaced, read, removed; a role sees its own

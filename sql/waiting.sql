@@ -96,6 +96,9 @@ SELECT taskq.enqueue(taskq.chain(taskq.await('approval-3', '1 s'), taskq.task('s
 SELECT state, regexp_replace(error, '[0-9]+', 'N', 'g') AS error FROM taskq.wait(:late, '60 s');
 SELECT t.state, t.error, t.sqlstate FROM taskq.tasks t
 WHERE t.fn = 'taskq.await_signal_run(text,interval)'::regprocedure AND t.args->>0 = 'approval-3';
+-- a timeout too long to count in microseconds fails the step, not wraps
+SELECT taskq.enqueue(taskq.await('approval-4', '9000000 years')) AS too_long \gset
+SELECT state, error FROM taskq.wait(:too_long, '60 s');
 -- a key belongs to a role: another may not signal it
 CREATE ROLE taskq_sig_alice;
 CREATE ROLE taskq_sig_bob;

@@ -210,10 +210,13 @@ taskq_await_signal_run(PG_FUNCTION_ARGS)
 
 		if (!PG_ARGISNULL(1))
 		{
-			Interval   *iv = PG_GETARG_INTERVAL_P(1);
+			int64		timeout_us;
 
-			timeout_ms = (iv->time + (int64) iv->day * USECS_PER_DAY +
-						  (int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY) / 1000;
+			if (!taskq_interval_usecs(PG_GETARG_INTERVAL_P(1), &timeout_us))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("the timeout of a signal wait is too long")));
+			timeout_ms = timeout_us / 1000;
 			if (timeout_ms <= 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

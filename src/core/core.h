@@ -14,7 +14,8 @@
  *	  src/core/backoff.c  the delay before a retry
  *	  src/core/sleep.c    how a process of ours sleeps
  *	  src/core/quiet_stop.c  a stop by SIGTERM logged at LOG, not FATAL
- *	  src/core/values.c   int8[] parameters, jsonb arrays and strings
+ *	  src/core/values.c   int8[] parameters, jsonb arrays and strings,
+ *	                      interval lengths
  *
  *-------------------------------------------------------------------------
  */
@@ -194,5 +195,7 @@ extern Jsonb *taskq_no_args(void);
 extern Jsonb *taskq_jsonb_prepend(const char *first, Jsonb *array);
 extern JsonbValue *taskq_jsonb_member(JsonbContainer *obj, const char *key);
 extern bool taskq_jsonb_string(JsonbContainer *obj, const char *key, char **out);
+extern bool taskq_interval_usecs(const Interval *iv, int64 *us);
+extern TimestampTz taskq_time_after(TimestampTz t, int64 us);
 
 #endif							/* TASKQ_CORE_H */

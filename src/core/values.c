@@ -2,13 +2,15 @@
  *
  * values.c
  *	  Small builders and readers of values: an int8[] statement parameter,
- *	  jsonb arrays, and the members of a jsonb object.
+ *	  jsonb arrays, the members of a jsonb object, and the length of an
+ *	  interval in microseconds without overflow.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -92,4 +94,38 @@ taskq_jsonb_string(JsonbContainer *obj, const char *key, char **out)
 		return false;
 	*out = pnstrdup(v->val.string.val, v->val.string.len);
 	return true;
+}
+
+/*
+ * The length of an interval in microseconds, a month counted as 30 days
+ * (as interval comparison does); false when it does not fit in an int64.
+ * Intervals come from users ('2000000000 days' is valid input), so the
+ * arithmetic is checked rather than left to wrap into a wrong time.
+ */
+bool
+taskq_interval_usecs(const Interval *iv, int64 *us)
+{
+	int64		days;
+	int64		day_us;
+
+	if (pg_mul_s64_overflow((int64) iv->month, DAYS_PER_MONTH, &days) ||
+		pg_add_s64_overflow(days, (int64) iv->day, &days) ||
+		pg_mul_s64_overflow(days, USECS_PER_DAY, &day_us) ||
+		pg_add_s64_overflow(day_us, iv->time, us))
+		return false;
+	return true;
+}
+
+/*
+ * The time us microseconds after t, or DT_NOEND (infinity) when it lies
+ * beyond the last valid timestamp.
+ */
+TimestampTz
+taskq_time_after(TimestampTz t, int64 us)
+{
+	TimestampTz later;
+
+	if (pg_add_s64_overflow(t, us, &later) || !IS_VALID_TIMESTAMP(later))
+		return DT_NOEND;
+	return later;
 }

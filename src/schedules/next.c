@@ -49,6 +49,7 @@ taskq_next_tick(const char *schedule, pg_tz *tz, TimestampTz after)
 	{
 		Interval   *volatile iv = NULL;
 		int64		us;
+		bool		fits;
 
 		/* not cron: an interval, or a mistake told in cron's terms */
 		if (schedule[0] == '@' || strchr(schedule, '*') != NULL || !isalpha((unsigned char) schedule[strlen(schedule) - 1]))
@@ -72,14 +73,18 @@ taskq_next_tick(const char *schedule, pg_tz *tz, TimestampTz after)
 					 errhint("Write a cron expression, as in '*/5 * * * *', a shorthand such as '@daily', or an interval such as '10 seconds'.")));
 		}
 		PG_END_TRY();
-		us = iv->time + (int64) iv->day * USECS_PER_DAY;
-		if (iv->month != 0 || us < USECS_PER_SEC)
+		fits = taskq_interval_usecs(iv, &us);
+		if (iv->month != 0 || (fits && us < USECS_PER_SEC))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("invalid schedule \"%s\"", schedule),
 					 errdetail("An interval schedule is a fixed period of at least one second, without months or years."),
 					 errhint("For monthly or yearly ticks, write a cron expression such as '@monthly'.")));
-		next = after + us;
+		if (!fits || TIMESTAMP_NOT_FINITE(next = taskq_time_after(after, us)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid schedule \"%s\"", schedule),
+					 errdetail("Its period reaches beyond the last timestamp.")));
 	}
 	if (TIMESTAMP_NOT_FINITE(next))
 		ereport(ERROR,

@@ -127,8 +127,10 @@ parks(Jsonb *result, TaskqOutcome *out)
 	{
 		int64		ms = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(timeout->val.numeric)));
 
+		/* a task's own result may carry any number: past the end is never */
 		if (ms > 0)
-			out->await_deadline = GetCurrentTimestamp() + ms * 1000;
+			out->await_deadline = ms > PG_INT64_MAX / 1000 ? DT_NOEND :
+				taskq_time_after(GetCurrentTimestamp(), ms * 1000);
 	}
 	return true;
 }
