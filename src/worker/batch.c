@@ -170,11 +170,10 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 	snprintf(activity, sizeof(activity), "task " INT64_FORMAT ": %s",
 			 task->id, format_procedure(task->fn));
 	pgstat_report_activity(STATE_RUNNING, activity);
-	taskq_set_my_state(TASKQ_WORKER_RUNNING, GetCurrentTimestamp());
-
 	memset(out, 0, sizeof(*out));
 	out->ran = true;
 	out->started_at = GetCurrentTimestamp();
+	taskq_set_my_state(TASKQ_WORKER_RUNNING, out->started_at);
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	BeginInternalSubTransaction(NULL);
