@@ -30,15 +30,6 @@ PG_FUNCTION_INFO_V1(taskq_stats_rows);
 PG_FUNCTION_INFO_V1(taskq_stats_reset);
 PG_FUNCTION_INFO_V1(taskq_worker_rows);
 
-/* Is the caller a member of taskq_admin (or a superuser)? */
-static bool
-caller_is_admin(void)
-{
-	Oid			admin = get_role_oid("taskq_admin", true);
-
-	return superuser() || (OidIsValid(admin) && has_privs_of_role(GetUserId(), admin));
-}
-
 static double
 mean(double total, int64 n)
 {
@@ -56,7 +47,7 @@ taskq_stats_rows(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TaskqStatsRow *rows;
 	int			n;
-	bool		admin = caller_is_admin();
+	bool		admin = taskq_caller_is_admin();
 
 	InitMaterializedSRF(fcinfo, 0);
 	n = taskq_stats_read(&rows);
@@ -95,7 +86,7 @@ taskq_stats_rows(PG_FUNCTION_ARGS)
 Datum
 taskq_stats_reset(PG_FUNCTION_ARGS)
 {
-	if (!caller_is_admin())
+	if (!taskq_caller_is_admin())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to reset the statistics of pg_taskq"),
@@ -186,7 +177,7 @@ taskq_worker_rows(PG_FUNCTION_ARGS)
 	TaskqSlotRow *rows;
 	int			n;
 	bool	   *shown;
-	bool		admin = caller_is_admin();
+	bool		admin = taskq_caller_is_admin();
 
 	InitMaterializedSRF(fcinfo, 0);
 	n = taskq_slots_read(&rows);

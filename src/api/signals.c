@@ -57,10 +57,7 @@ lock_signal_key(Oid role, const char *key)
 static bool
 caller_may_act_for(Oid role)
 {
-	Oid			admin = get_role_oid("taskq_admin", true);
-
-	return has_privs_of_role(GetUserId(), role) ||
-		(OidIsValid(admin) && has_privs_of_role(GetUserId(), admin));
+	return has_privs_of_role(GetUserId(), role) || taskq_caller_is_admin();
 }
 
 static SPIPlanPtr take_waits_plan = NULL;

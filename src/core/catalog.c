@@ -15,7 +15,9 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "nodes/value.h"
+#include "miscadmin.h"
 #include "parser/parse_func.h"
+#include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
@@ -72,4 +74,16 @@ taskq_continuation_type(void)
 		return InvalidOid;
 	return GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("continuation"),
 						   ObjectIdGetDatum(nsp));
+}
+
+/*
+ * Is the caller a superuser or a member of taskq_admin (the role that sees
+ * and acts for every role in pg_taskq's views and functions)?
+ */
+bool
+taskq_caller_is_admin(void)
+{
+	Oid			admin = get_role_oid("taskq_admin", true);
+
+	return superuser() || (OidIsValid(admin) && has_privs_of_role(GetUserId(), admin));
 }

@@ -10,7 +10,8 @@
  *	  src/core/queues.c   taskq.queues, parsed; taskq.poll_interval
  *	  src/core/plans.c    saved plans with a fixed search_path; rights;
  *	                      a background process's transaction bracket
- *	  src/core/catalog.c  the tables' owner, taskq.http_request's OID
+ *	  src/core/catalog.c  the tables' owner, taskq.http_request's OID, who
+ *	                      is taskq_admin
  *	  src/core/backoff.c  the delay before a retry
  *	  src/core/sleep.c    how a process of ours sleeps
  *	  src/core/quiet_stop.c  a stop by SIGTERM logged at LOG, not FATAL
@@ -178,6 +179,7 @@ extern void taskq_end_work(bool with_snapshot);
 extern Oid	taskq_tasks_owner(void);
 extern Oid	taskq_http_request_fn(void);
 extern Oid	taskq_continuation_type(void);
+extern bool taskq_caller_is_admin(void);
 
 /* quiet_stop.c */
 extern void taskq_quiet_stop(char *(*describe) (void));
