@@ -87,7 +87,7 @@ extern bool taskq_asked_to_yield(int slotno);
 extern void taskq_set_my_state(TaskqWorkerState state, TimestampTz since);
 
 /* slots.c: for anyone */
-extern void taskq_wake_queue(const char *queue);
+extern void taskq_wake_queue(const char *queue);	/* NULL: every queue */
 extern int	taskq_live_tokens(int64 *tokens, int max);
 extern void taskq_signal_cancel(int64 task_id, int worker_pid);
 extern int	taskq_signal_database(Oid dboid, int signo);

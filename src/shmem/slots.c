@@ -190,11 +190,12 @@ taskq_slot_free(int slotno, Oid *dboid, bool *is_probe, TaskqReport *report)
 	LWLockRelease(shared->lock);
 }
 
+/* Is slot a worker of (dboid, queue)?  A NULL queue: of any queue. */
 static inline bool
 serves(const TaskqWorkerSlot *slot, Oid dboid, const char *queue)
 {
 	return slot->in_use && !slot->is_probe && slot->dboid == dboid &&
-		strcmp(slot->queue, queue) == 0;
+		(queue == NULL || strcmp(slot->queue, queue) == 0);
 }
 
 /* How many workers of (dboid, queue) have a slot. */
@@ -300,7 +301,10 @@ taskq_asked_to_yield(int slotno)
 	return asked;
 }
 
-/* Set the latches of every living worker of the queue in this database. */
+/*
+ * Set the latches of every living worker of the queue in this database
+ * (of every queue when queue is NULL).
+ */
 void
 taskq_wake_queue(const char *queue)
 {
@@ -647,15 +651,7 @@ void
 taskq_schedules_changed(void)
 {
 	pg_atomic_fetch_add_u64(&shared->schedules_changed, 1);
-	LWLockAcquire(shared->lock, LW_SHARED);
-	for (int i = 0; i < shared->nslots; i++)
-	{
-		TaskqWorkerSlot *slot = &shared->slots[i];
-
-		if (slot->in_use && !slot->is_probe && slot->pid != 0 && slot->dboid == MyDatabaseId)
-			set_latch_of(slot);
-	}
-	LWLockRelease(shared->lock);
+	taskq_wake_queue(NULL);
 }
 
 /* How many times schedules were changed: a worker compares with what it saw. */
