@@ -136,20 +136,21 @@ parks(Jsonb *result, TaskqOutcome *out)
 }
 
 /*
- * Enqueue the signature a task returned as its continuation (as the task's
- * owner: the caller switched to it); the id of the task that will carry its
- * result.
+ * Enqueue a signature made by a task (its continuation, or a schedule's
+ * tick) as the current user: the caller has switched to the task's owner.
+ * Returns the id of the task that will carry its result; "what" names it in
+ * the error of a failure that should not happen.
  */
-static int64
-enqueue_continuation(Jsonb *sig)
+int64
+taskq_enqueue_made(Datum sig, const char *what)
 {
 	Oid			argtypes[1] = {JSONBOID};
-	Datum		values[1] = {JsonbPGetDatum(sig)};
+	Datum		values[1] = {sig};
 	bool		isnull;
 
 	if (taskq_execute_once("SELECT taskq.enqueue($1::taskq.signature)", 1, argtypes, values,
 						   NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "pg_taskq: enqueueing the continuation failed");
+		elog(ERROR, "pg_taskq: enqueueing %s failed", what);
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
@@ -224,7 +225,7 @@ run_one(const TaskqClaimed *task, TaskqOutcome *out)
 		 * waits for it, holding no worker (worker/complete.c).
 		 */
 		if (continues && !parks(result, out))
-			continued_in = enqueue_continuation(result);
+			continued_in = taskq_enqueue_made(JsonbPGetDatum(result), "the continuation");
 
 		HOLD_CANCEL_INTERRUPTS();
 		if (task->timeout_ms > 0)

@@ -116,15 +116,8 @@ enqueue_as(Oid owner, Datum sig, char **error)
 	BeginInternalSubTransaction(NULL);
 	PG_TRY();
 	{
-		Oid			argtypes[1] = {JSONBOID};
-		Datum		values[1] = {sig};
-		bool		isnull;
-
 		SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-		if (taskq_execute_once("SELECT taskq.enqueue($1::taskq.signature)", 1, argtypes, values,
-							   NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "pg_taskq: enqueueing the tick failed");
-		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		id = taskq_enqueue_made(sig, "the tick");
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 		ReleaseCurrentSubTransaction();
 	}
