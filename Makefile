@@ -21,6 +21,7 @@ OBJS = \
 	src/core/values.o \
 	src/core/sleep.o \
 	src/core/quiet_stop.o \
+	src/core/row_check.o \
 	src/stats/counters.o \
 	src/schedules/cron.o \
 	src/schedules/next.o \
@@ -50,6 +51,8 @@ OBJS = \
 	src/launcher/databases.o \
 	src/launcher/probe.o \
 	src/api/enqueue.o \
+	src/api/enqueue_many.o \
+	src/api/task_insert.o \
 	src/api/wait.o \
 	src/api/cancel.o \
 	src/api/ddl_guard.o \
@@ -65,7 +68,7 @@ PG_CFLAGS = -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-init
 SHLIB_LINK += -lcurl
 
 # pg_regress: a throwaway instance with the library preloaded
-REGRESS = setup enqueue errors security security_attacks queues trigger wait workflow workflow_errors cancel operations schedules waiting
+REGRESS = setup enqueue enqueue_many errors security security_attacks queues trigger wait workflow workflow_errors cancel operations schedules waiting
 REGRESS_OPTS = --temp-config=$(srcdir)/test/instance.conf --temp-instance=tmp_check \
 	--load-extension=pg_taskq
 

@@ -2,15 +2,12 @@
  *
  * enqueue.c
  *	  taskq.enqueue(), the taskq.enqueue_trigger() trigger function (and
- *	  the check of its CREATE TRIGGER), taskq.queues(), and the wake-up of
- *	  a queue's workers when the enqueuing transaction commits.
+ *	  the check of its CREATE TRIGGER), and taskq.queues().
  *
  *	  Everything is checked before the task row exists, by the checks every
  *	  way of making a task shares (workflow/task_checks.c): the function,
  *	  the caller's EXECUTE right, the argument shape, the queue, the
- *	  options.  The row is inserted with the table owner's rights: callers
- *	  have no write privilege on taskq.tasks, and the task runs as the
- *	  caller.
+ *	  options.  task_insert.c inserts the row.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,6 +35,7 @@
 #include "utils/timestamp.h"
 
 #include "api/api.h"
+#include "api/api_internal.h"
 #include "runners/runners.h"
 #include "shmem/shmem.h"
 #include "workflow/workflow.h"
@@ -46,112 +44,41 @@ PG_FUNCTION_INFO_V1(taskq_enqueue);
 PG_FUNCTION_INFO_V1(taskq_enqueue_trigger);
 PG_FUNCTION_INFO_V1(taskq_queues);
 
-/* options of one task, as taskq.enqueue takes them */
-typedef struct EnqueueOptions
-{
-	const char *queue;
-	int			priority;
-	TimestampTz run_at;
-	int			max_attempts;
-	Interval   *timeout;		/* NULL = none */
-	text	   *unique_key;		/* NULL = none */
-	char	   *lock_key;		/* NULL = none */
-	char		lock_mode;		/* TASKQ_LOCK_SHARED or TASKQ_LOCK_EXCLUSIVE */
-} EnqueueOptions;
-
-static SPIPlanPtr insert_plan = NULL;
-static SPIPlanPtr existing_plan = NULL;
-
 /*
- * Unique keys belong to the role that enqueues (guarantee 7): the unique index
- * is on (owner, unique_key), so two roles' keys never meet, and the lookup
- * of the existing task (made with the owner's rights, which row-level
- * security does not restrict) is confined to the caller's own tasks.
+ * Arguments 2 (queue) to 7 (timeout) and 9 (lock) of taskq.enqueue and
+ * taskq.enqueue_many, read and checked; the unique key (argument 8) is
+ * left to the caller.
  */
-static const char *insert_sql =
-"INSERT INTO taskq.tasks (queue, fn, args, priority, run_at, max_attempts, timeout,"
-"                         unique_key, owner, lock_key, lock_mode)"
-" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-" ON CONFLICT (owner, unique_key) WHERE unique_key IS NOT NULL"
-"   AND state IN " TASKQ_STATES_UNFINISHED_SQL " DO NOTHING"
-" RETURNING id";
-
-static const char *existing_sql =
-"SELECT id FROM taskq.tasks"
-" WHERE owner OPERATOR(pg_catalog.=) $2 AND unique_key OPERATOR(pg_catalog.=) $1"
-"   AND state IN " TASKQ_STATES_UNFINISHED_SQL;
-
-/*
- * Insert the task (or find the unfinished one with the same unique_key) and
- * return its id.  The caller has checked the function and the options.
- */
-static int64
-insert_task(Oid fn, Jsonb *args, const EnqueueOptions *opt)
+void
+taskq_read_enqueue_options(FunctionCallInfo fcinfo, EnqueueOptions *opt)
 {
-	Oid			argtypes[11] = {TEXTOID, REGPROCEDUREOID, JSONBOID, INT4OID, TIMESTAMPTZOID,
-	INT4OID, INTERVALOID, TEXTOID, REGROLEOID, TEXTOID, CHAROID};
-	Datum		values[11];
-	char		nulls[11];
-	TaskqRights rights;
-	int64		id = 0;
-	bool		found = false;
-
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = CStringGetTextDatum(opt->queue);
-	values[1] = ObjectIdGetDatum(fn);
-	values[2] = JsonbPGetDatum(args);
-	values[3] = Int32GetDatum(opt->priority);
-	values[4] = TimestampTzGetDatum(opt->run_at);
-	values[5] = Int32GetDatum(opt->max_attempts);
-	values[6] = opt->timeout ? IntervalPGetDatum(opt->timeout) : (Datum) 0;
-	nulls[6] = opt->timeout ? ' ' : 'n';
-	values[7] = opt->unique_key ? PointerGetDatum(opt->unique_key) : (Datum) 0;
-	nulls[7] = opt->unique_key ? ' ' : 'n';
-	values[8] = ObjectIdGetDatum(GetUserId());
-	values[9] = opt->lock_key ? CStringGetTextDatum(opt->lock_key) : (Datum) 0;
-	nulls[9] = opt->lock_key ? ' ' : 'n';
-	values[10] = CharGetDatum(opt->lock_mode);
-	nulls[10] = opt->lock_key ? ' ' : 'n';
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "pg_taskq: SPI_connect failed");
-	taskq_saved_plan(&insert_plan, insert_sql, 11, argtypes);
-
-	taskq_become_tables_owner(&rights);
-
-	/* a concurrent task with the same key may finish between the two steps */
-	for (int tries = 0; tries < 5 && !found; tries++)
-	{
-		bool		isnull;
-
-		if (taskq_execute_plan(insert_plan, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
-			elog(ERROR, "pg_taskq: inserting the task failed");
-		if (SPI_processed == 1)
-		{
-			id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-			found = true;
-			break;
-		}
-		taskq_saved_plan(&existing_plan, existing_sql, 2, &argtypes[7]);
-		if (taskq_execute_plan(existing_plan, &values[7], &nulls[7], false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "pg_taskq: looking up the unique key failed");
-		if (SPI_processed == 1)
-		{
-			id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-			found = true;
-		}
-	}
-	taskq_restore_rights(&rights);
-	SPI_finish();
-
-	if (!found)
+	if (PG_ARGISNULL(2))
 		ereport(ERROR,
-				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-				 errmsg("could not enqueue a task with unique key \"%s\"", text_to_cstring(opt->unique_key)),
-				 errdetail("Tasks with that key kept appearing and finishing concurrently.")));
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("queue must not be null")));
+	opt->queue = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	taskq_check_queue(opt->queue);
 
-	taskq_wake_queue_at_commit(opt->queue);
-	return id;
+	if (!PG_ARGISNULL(4) && !PG_ARGISNULL(5))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("run_at and delay cannot both be given")));
+	opt->priority = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3);
+	opt->max_attempts = PG_ARGISNULL(6) ? TASKQ_DEFAULT_MAX_ATTEMPTS : PG_GETARG_INT32(6);
+	opt->timeout = PG_ARGISNULL(7) ? NULL : PG_GETARG_INTERVAL_P(7);
+	taskq_check_options(opt->priority, PG_ARGISNULL(5) ? NULL : PG_GETARG_INTERVAL_P(5),
+						opt->max_attempts, opt->timeout);
+	if (!PG_ARGISNULL(4))
+		opt->run_at = PG_GETARG_TIMESTAMPTZ(4);
+	else if (!PG_ARGISNULL(5))
+		opt->run_at = taskq_after_delay(PG_GETARG_INTERVAL_P(5));
+	else
+		opt->run_at = GetCurrentTransactionStartTimestamp();
+	opt->unique_key = NULL;
+	opt->lock_key = NULL;
+	opt->lock_mode = 0;
+	if (PG_NARGS() > 9 && !PG_ARGISNULL(9))
+		taskq_parse_lock(text_to_cstring(PG_GETARG_TEXT_PP(9)), &opt->lock_key, &opt->lock_mode);
 }
 
 Datum
@@ -169,38 +96,13 @@ taskq_enqueue(PG_FUNCTION_ARGS)
 	args = PG_ARGISNULL(1) ? taskq_no_args()
 		: PG_GETARG_JSONB_P(1);
 
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("queue must not be null")));
-	opt.queue = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	taskq_check_queue(opt.queue);
-
-	if (!PG_ARGISNULL(4) && !PG_ARGISNULL(5))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("run_at and delay cannot both be given")));
-	opt.priority = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3);
-	opt.max_attempts = PG_ARGISNULL(6) ? TASKQ_DEFAULT_MAX_ATTEMPTS : PG_GETARG_INT32(6);
-	opt.timeout = PG_ARGISNULL(7) ? NULL : PG_GETARG_INTERVAL_P(7);
-	taskq_check_options(opt.priority, PG_ARGISNULL(5) ? NULL : PG_GETARG_INTERVAL_P(5),
-						opt.max_attempts, opt.timeout);
-	if (!PG_ARGISNULL(4))
-		opt.run_at = PG_GETARG_TIMESTAMPTZ(4);
-	else if (!PG_ARGISNULL(5))
-		opt.run_at = taskq_after_delay(PG_GETARG_INTERVAL_P(5));
-	else
-		opt.run_at = GetCurrentTransactionStartTimestamp();
+	taskq_read_enqueue_options(fcinfo, &opt);
 	opt.unique_key = PG_ARGISNULL(8) ? NULL : PG_GETARG_TEXT_PP(8);
 	if (opt.unique_key)
 		taskq_check_key_length("unique key", VARSIZE_ANY_EXHDR(opt.unique_key));
-	opt.lock_key = NULL;
-	opt.lock_mode = 0;
-	if (PG_NARGS() > 9 && !PG_ARGISNULL(9))
-		taskq_parse_lock(text_to_cstring(PG_GETARG_TEXT_PP(9)), &opt.lock_key, &opt.lock_mode);
 
 	taskq_check_task(fn, args, false);
-	PG_RETURN_INT64(insert_task(fn, args, &opt));
+	PG_RETURN_INT64(taskq_insert_task(fn, args, &opt));
 }
 
 /*
@@ -317,7 +219,7 @@ taskq_enqueue_trigger(PG_FUNCTION_ARGS)
 
 	args = row_as_args(row, trigdata->tg_relation);
 	taskq_check_task(fn, args, false);
-	(void) insert_task(fn, args, &opt);
+	(void) taskq_insert_task(fn, args, &opt);
 
 	if (TRIGGER_FIRED_BEFORE(trigdata->tg_event))
 		return PointerGetDatum(row);

@@ -28,6 +28,7 @@ extern bool taskq_in_task;		/* a worker is running a SQL task now */
 extern bool taskq_fail_for_good;	/* the task's error can never go away */
 extern Jsonb *taskq_run_sql_task(Oid fn, Jsonb *args, bool *continues);
 extern void taskq_check_sql_task(Oid fn, Jsonb *args, bool may_receive);
+extern void taskq_check_sql_task_many(Oid fn, Jsonb **args, int n, int *current);
 extern void taskq_check_receiving_sql_task(Oid fn, Jsonb *args);
 extern void taskq_convert_sql_task_args(Oid fn, Jsonb *args);
 

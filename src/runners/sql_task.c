@@ -304,6 +304,24 @@ taskq_check_sql_task(Oid fn, Jsonb *args, bool may_receive)
 }
 
 /*
+ * The same for n argument lists of one function (taskq.enqueue_many): the
+ * catalog is read once.  *current tells an error context which list is
+ * being checked.
+ */
+void
+taskq_check_sql_task_many(Oid fn, Jsonb **args, int n, int *current)
+{
+	FnInfo		info;
+
+	load_fn_info(fn, &info);
+	for (int i = 0; i < n; i++)
+	{
+		*current = i;
+		check_call(&info, args[i], false, false);
+	}
+}
+
+/*
  * The same for a workflow step that receives a result: args holds it first
  * (as a placeholder), then the arguments written for the step.
  */

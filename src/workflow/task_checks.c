@@ -201,3 +201,28 @@ taskq_check_task(Oid fn, Jsonb *args, bool may_receive)
 	taskq_check_sql_task(fn, args, may_receive);
 }
 
+
+/*
+ * The same for n tasks of one function (taskq.enqueue_many): the right to
+ * run it is checked once, each argument list against it.  *current tells an
+ * error context which task is being checked.
+ */
+void
+taskq_check_tasks(Oid fn, Jsonb **args, int n, int *current)
+{
+	AclResult	aclresult;
+
+	aclresult = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(fn));
+	if (fn == taskq_http_request_fn())
+	{
+		for (int i = 0; i < n; i++)
+		{
+			*current = i;
+			taskq_check_http_args(args[i]);
+		}
+		return;
+	}
+	taskq_check_sql_task_many(fn, args, n, current);
+}

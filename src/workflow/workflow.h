@@ -35,6 +35,7 @@
 extern Oid	taskq_resolve_function(text *fn);
 extern void taskq_check_queue(const char *queue);
 extern void taskq_check_task(Oid fn, Jsonb *args, bool may_receive);
+extern void taskq_check_tasks(Oid fn, Jsonb **args, int n, int *current);
 extern void taskq_check_options(int priority, Interval *delay, int max_attempts,
 								Interval *timeout);
 extern void taskq_check_key_length(const char *what, int len);

@@ -82,6 +82,7 @@ GetOptions(
 	'bigtable-tasks=i'  => \$opt{bigtable_tasks},
 	'bigtable-runs=i'   => \$opt{bigtable_runs},
 	'wait'              => \$opt{wait},
+	'set=s@'            => \$opt{set},
 	'timeout=i'         => \$opt{timeout},
 	'help'              => sub { print_usage(); exit 0 },
 ) or do { print_usage(); exit 1 };
@@ -1134,6 +1135,8 @@ sub init_and_start_server
 	print $fh "unix_socket_directories = '$sockdir'\n";
 	print $fh "port = $port\n";
 	print $fh "$_\n" for @SERVER_CONF;
+	# --set name=value: an experiment's settings, printed with the others
+	print $fh "$_\n" for @{ $opt{set} // [] };
 	close $fh;
 	run_cmd("$bindir/pg_ctl", '-D', $pgdata, '-l', $logfile, '-w', '-t', 60, 'start');
 	$server_running = 1;
