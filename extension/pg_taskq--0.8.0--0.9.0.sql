@@ -1,4 +1,4 @@
-/* pg_taskq--0.8.0--0.9.0.sql: taskq.enqueue_many, and the CHECK of taskq.tasks in C (issue 16) */
+/* pg_taskq--0.8.0--0.9.0.sql: taskq.enqueue_many, the CHECK of taskq.tasks in C, lz4 for results (issue 16) */
 
 \echo Use "ALTER EXTENSION pg_taskq UPDATE TO '0.9.0'" to load this file. \quit
 
@@ -41,3 +41,19 @@ ALTER TABLE taskq.tasks
 	DROP CONSTRAINT tasks_lock_check,
 	ADD CONSTRAINT tasks_row_check
 		CHECK (taskq.task_row_valid(state, max_attempts, lock_key IS NULL, lock_mode));
+
+/*
+ * Results and arguments (an HTTP task's result holds the response body) are
+ * compressed with lz4 where the server has it: pglz took a fifth of an HTTP
+ * worker's time (issue 16).  A server built without lz4 keeps pglz.
+ */
+DO $$
+BEGIN
+	IF EXISTS (SELECT FROM pg_catalog.pg_settings
+			   WHERE name OPERATOR(pg_catalog.=) 'default_toast_compression'
+				 AND 'lz4' OPERATOR(pg_catalog.=) ANY (enumvals)) THEN
+		ALTER TABLE taskq.tasks ALTER COLUMN result SET COMPRESSION lz4,
+								ALTER COLUMN args SET COMPRESSION lz4;
+	END IF;
+END $$;
+

@@ -165,6 +165,21 @@ CREATE TABLE taskq.tasks (
 COMMENT ON TABLE taskq.tasks IS 'every task of pg_taskq, queued, running and finished';
 
 /*
+ * Results and arguments (an HTTP task's result holds the response body) are
+ * compressed with lz4 where the server has it: pglz took a fifth of an HTTP
+ * worker's time (issue 16).  A server built without lz4 keeps pglz.
+ */
+DO $$
+BEGIN
+	IF EXISTS (SELECT FROM pg_catalog.pg_settings
+			   WHERE name OPERATOR(pg_catalog.=) 'default_toast_compression'
+				 AND 'lz4' OPERATOR(pg_catalog.=) ANY (enumvals)) THEN
+		ALTER TABLE taskq.tasks ALTER COLUMN result SET COMPRESSION lz4,
+								ALTER COLUMN args SET COMPRESSION lz4;
+	END IF;
+END $$;
+
+/*
  * What workers claim: only queued rows are in it, so finished ones cost
  * nothing.  Tasks with a lock key sit in a range of their own
  * ((lock_key IS NULL) = false) that the claims, which ask for lock_key IS

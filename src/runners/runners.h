@@ -46,6 +46,7 @@ extern int	taskq_http_max_redirects;
 extern int	taskq_http_max_body_kb;
 extern int	taskq_http_in_flight(void);
 extern int	taskq_http_finished(void);
+extern long taskq_http_finished_wait_ms(void);
 extern bool taskq_http_start(const TaskqClaimed *task, char **error);
 extern int	taskq_http_poll(long timeout_ms);
 extern void taskq_http_take_finished(TaskqClaimed *tasks, TaskqOutcome *outcomes, int *n);

@@ -276,7 +276,7 @@ taskq_worker_main(Datum arg)
 		{
 			/* let requests progress; look at the queue again when woken */
 			taskq_set_my_state(TASKQ_WORKER_HTTP, GetCurrentTimestamp());
-			taskq_http_poll(10);
+			taskq_http_poll(taskq_batch_http_wait_ms());
 			if (MyLatch->is_set)
 			{
 				ResetLatch(MyLatch);

@@ -16,6 +16,7 @@ extern int	taskq_run_batch(bool claim_next);
 extern void taskq_give_back_claimed(void);
 extern void taskq_batch_woken(void);
 extern long taskq_batch_take_rate_wait(void);
+extern long taskq_batch_http_wait_ms(void);
 extern int64 taskq_enqueue_made(Datum sig, const char *what);
 
 /* claim.c: the task store's reads */

@@ -1109,9 +1109,17 @@ sub http_only_run
 		. "FROM generate_series(0, $n - 1) i "
 		. "JOIN bench_urls u ON u.id = 1 + i % $HTTP{npages}) s");
 	$cnt == $n or die "enqueued $cnt HTTP tasks instead of $n\n";
-	my (undef, $t_commit) = $s->query_multi(
-		'COMMIT', 'SELECT extract(epoch from clock_timestamp())');
+	my (undef, $t_commit, $commits0) = $s->query_multi(
+		'COMMIT', 'SELECT extract(epoch from clock_timestamp())',
+		'SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()');
 	my $t_done = wait_queue_drained($s, 'api', 'http: tasks unfinished', $lo, $hi);
+	# how many transactions the run took (the poll's own included): the
+	# workers record finished requests in groups
+	$s->query('SELECT pg_stat_force_next_flush()') if $s->query('SHOW server_version_num') >= 150000;
+	my $commits = $s->query('SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()')
+		- $commits0;
+	note(sprintf 'http: %d requests in %d committed transactions (%.1f requests per transaction)',
+		$n, $commits, $n / ($commits || 1));
 	my ($ok, $first, $last) = split /\|/, $s->query(
 		"SELECT count(*) FILTER (WHERE state = 'succeeded' AND result->>'status' = '200'), "
 		. "extract(epoch from min(started_at)), extract(epoch from max(finished_at)) "

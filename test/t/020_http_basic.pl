@@ -84,6 +84,7 @@ my $t_429 = http_task('/retry-after/r1?after=4');
 my $t_slow = http_task('/slow', "timeout => '1 s', max_attempts => 1");
 my $t_big = http_task('/big/5000', 'max_attempts => 2');
 my $t_small = http_task('/big/500');
+my $t_binary = http_task('/binary');
 my $t_redir3 = http_task('/redirect/3');
 my $t_redir10 = http_task('/redirect/10', 'max_attempts => 1');
 my $t_chain = $node->safe_psql('postgres',
@@ -100,6 +101,17 @@ is(field($t_ok, "result->'headers'->>'content-type'"), 'application/json',
 	'result: the response headers, names in lower case');
 is(field($t_ok, "result->>'url'"), $srv->url('/ok'), 'result: the final URL');
 is(field($t_ok, "jsonb_typeof(result->'headers')"), 'object', 'headers are an object');
+
+# --- a body that is not text arrives in base64; a header given twice keeps
+# its last value, as in jsonb; one that is not UTF-8 is left out
+is(outcome($t_binary), 'succeeded|1|', '/binary succeeded');
+is(field($t_binary, "result->'body'"), 'null', 'a body that is not text: body is null');
+is(field($t_binary, "encode(decode(result->>'body_base64', 'base64'), 'hex')"),
+	unpack('H*', "\x00\xffbin\x80ary\n"), 'and body_base64 holds its bytes');
+is(field($t_binary, "result->'headers'->>'x-twice'"), 'second', 'a header given twice: the last one');
+is(field($t_binary, "result->'headers' ? 'x-latin1'"), 'f', 'a header value that is not UTF-8 is left out');
+is(field($t_binary, "result->'headers'->>'content-type'"), 'application/octet-stream',
+	'the other headers are there');
 
 # --- 404: fails for good
 is(outcome($t_404), 'failed|1|' . field($t_404, 'sqlstate'),

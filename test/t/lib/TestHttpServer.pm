@@ -509,6 +509,13 @@ sub _route
 		return $r->(400, $text, "url missing\n") unless defined $q{url};
 		return $r->(302, { %$text, Location => $q{url} }, "to $q{url}\n");
 	}
+	if ($path eq '/binary')
+	{
+		# a body that is not text, a header given twice, one not in UTF-8
+		return $r->(200, { 'Content-Type' => 'application/octet-stream',
+			'X-Twice' => "first\r\nX-Twice: second", 'X-Latin1' => "caf\xe9" },
+			"\x00\xffbin\x80ary\n");
+	}
 	if ($path eq '/headers')
 	{
 		return $r->(200, $json, _json_headers($h));
