@@ -5,6 +5,9 @@
  *	  (taskq.enqueue, enqueue_trigger, wait, cancel, retry, queues) and the
  *	  hook that runs in their backends on DDL.
  *
+ *	  src/api/enqueue_many.c  taskq.enqueue_many: many tasks in one call
+ *	  src/api/task_insert.c   the insertion of task rows (one, or many in
+ *	                       one statement), with the tables owner's rights
  *	  src/api/enqueue.c    taskq.enqueue, taskq.enqueue_trigger (and the
  *	                       check of its CREATE TRIGGER), taskq.queues
  *	  src/api/wait.c       taskq.wait

@@ -17,6 +17,7 @@
  *	  src/core/quiet_stop.c  a stop by SIGTERM logged at LOG, not FATAL
  *	  src/core/values.c   int8[] parameters, jsonb arrays and strings,
  *	                      interval lengths
+ *	  src/core/row_check.c  the CHECK of taskq.tasks (taskq.task_row_valid)
  *
  *-------------------------------------------------------------------------
  */

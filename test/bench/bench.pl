@@ -877,6 +877,35 @@ sub wl_mapreduce
 		floor => undef, floor_txt => 'correct totals', goal => '<= 1.5',
 		verdict => 'PASS',
 	);
+
+	# What the reduce step costs by itself: find_frequency over the last $n
+	# responses, in one backend, outside pg_taskq (median of 3).  The two
+	# workers of the map/reduce share it; what is left of the map/reduce's
+	# time beyond the HTTP-only run and this is pg_taskq's.
+	my $s = Session->new();
+	my @fq;
+	for (1 .. 3)
+	{
+		my ($t0, $cnt, $t1) = $s->query_multi(
+			'SELECT extract(epoch from clock_timestamp())',
+			"SELECT count(find_frequency(result, ARRAY['foo', 'bar', 'john'])) FROM "
+			. "(SELECT result FROM taskq.tasks WHERE fn = 'taskq.http_request(jsonb)'::regprocedure "
+			. "AND state = 'succeeded' ORDER BY id DESC LIMIT $n) r",
+			'SELECT extract(epoch from clock_timestamp())');
+		$cnt == $n or die "mapreduce: find_frequency ran on $cnt responses, not $n\n";
+		push @fq, $t1 - $t0;
+	}
+	$s->finish;
+	my $reduce = median(@fq);
+	add_row(
+		workload => "same, the reduce step alone: find_frequency over $n responses in one backend "
+			. '(median of 3); the map/reduce less half of it (its 2 workers share it), ratio to '
+			. 'the HTTP-only run',
+		measured => sprintf('find_frequency %.3f s (%.0f us per page); map/reduce - %.3f s = %.3f s',
+			$reduce, $reduce / $n * 1e6, $reduce / 2, median(@mr) - $reduce / 2),
+		ratio => (median(@mr) - $reduce / 2) / median(@only),
+		verdict => '(info)',
+	);
 }
 
 # 8. A big table: N no-op tasks enqueued in one transaction on queue 'bench'
