@@ -42,7 +42,11 @@ SELECT 'default', 'work(integer)'::regprocedure, jsonb_build_array(g), current_u
 FROM generate_series(1, $n) g;
 });
 
-# the janitor looks for orphans when it goes idle (every 10 s at most)
+# a worker that starts looks for orphans at once (the janitor also does
+# when it goes idle, every 10 s at most): stop one, the launcher starts it again
+$node->safe_psql($db, q{
+SELECT pg_terminate_backend(pid) FROM taskq.workers
+WHERE queue = 'default' AND pid IS NOT NULL ORDER BY pid DESC LIMIT 1});
 ok($node->poll_query_until($db,
 	"SELECT count(*) = $n FROM taskq.tasks WHERE state = 'succeeded'"),
 	"the $n orphans were recovered and ran");
