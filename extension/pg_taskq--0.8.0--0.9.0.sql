@@ -57,3 +57,7 @@ BEGIN
 	END IF;
 END $$;
 
+
+/* taskq.enqueue_trigger may be fired FOR EACH STATEMENT, with a transition table */
+COMMENT ON FUNCTION taskq.enqueue_trigger()
+	IS 'trigger: enqueue fn(NEW) (OLD for DELETE) on a queue, for each row or for each row of a statement''s transition table; arguments: fn [, queue]';

@@ -262,7 +262,7 @@ CREATE FUNCTION taskq.enqueue_trigger()
 	AS 'MODULE_PATHNAME', 'taskq_enqueue_trigger';
 
 COMMENT ON FUNCTION taskq.enqueue_trigger()
-	IS 'trigger: enqueue fn(NEW) (OLD for DELETE) on a queue; arguments: fn [, queue]';
+	IS 'trigger: enqueue fn(NEW) (OLD for DELETE) on a queue, for each row or for each row of a statement''s transition table; arguments: fn [, queue]';
 
 CREATE FUNCTION taskq.wait(id bigint, timeout interval DEFAULT NULL)
 	RETURNS taskq.tasks

@@ -115,6 +115,16 @@ RESET ROLE;
 -- the table owner's own trigger task has every column
 SELECT owner, args FROM taskq.tasks
 WHERE fn = 'payroll_seen(payroll)'::regprocedure AND owner = :'su'::regrole;
+-- the same from a statement-level trigger's transition table
+CREATE TABLE payroll2 (id int, name text, salary int DEFAULT 100000, note text);
+CREATE FUNCTION payroll_seen2(p payroll2) RETURNS jsonb LANGUAGE sql AS 'SELECT to_jsonb(p)';
+CREATE TRIGGER payroll2_task AFTER INSERT ON payroll2 REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION taskq.enqueue_trigger('payroll_seen2');
+GRANT INSERT (id, name), SELECT (id, name) ON payroll2 TO taskq_mallory;
+SET ROLE taskq_mallory;
+INSERT INTO payroll2 (id, name) VALUES (2, 'me'), (3, 'you');
+SELECT args FROM taskq.tasks WHERE fn = 'payroll_seen2(payroll2)'::regprocedure ORDER BY id;
+RESET ROLE;
 
 -- 6. every way to make an HTTP task gets the same checks: no header, method
 -- or URL can inject bytes into the request, and malformed requests are
@@ -151,6 +161,13 @@ CREATE TABLE outbox (url text, method text, headers jsonb);
 CREATE TRIGGER outbox_send AFTER INSERT ON outbox
   FOR EACH ROW EXECUTE FUNCTION taskq.enqueue_trigger('taskq.http_request(jsonb)');
 SELECT expect_error($$INSERT INTO outbox VALUES ('http://192.0.2.1/', 'GET', '{"X-B": "1\nX-Injected: 2"}')$$);
+SELECT count(*) AS outbox_rows FROM outbox;
+-- the same rows through a statement-level trigger: each is checked
+DROP TRIGGER outbox_send ON outbox;
+CREATE TRIGGER outbox_send_all AFTER INSERT ON outbox REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION taskq.enqueue_trigger('taskq.http_request(jsonb)');
+SELECT expect_error($$INSERT INTO outbox VALUES ('http://192.0.2.1/', 'GET', NULL),
+  ('http://192.0.2.1/', 'GET', '{"X-B": "1\nX-Injected: 2"}')$$);
 SELECT count(*) AS outbox_rows FROM outbox;
 SELECT count(*) AS http_tasks FROM taskq.tasks WHERE fn = 'taskq.http_request(jsonb)'::regprocedure;
 

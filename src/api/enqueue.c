@@ -17,6 +17,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -29,6 +30,7 @@
 #include "utils/builtins.h"
 #include "utils/rel.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/syscache.h"
@@ -174,6 +176,89 @@ row_as_args(HeapTuple tuple, Relation rel)
 	return args;
 }
 
+/* Rows of a transition table read and enqueued at a time. */
+#define TRANSITION_CHUNK 10000
+
+/*
+ * FOR EACH STATEMENT, with a transition table: one task per row of it (the
+ * new rows; the old ones for DELETE), each receiving its row as
+ * taskq.enqueue_trigger's row-level form does, enqueued by one INSERT per
+ * chunk of rows (task_insert.c) instead of one per row: a row trigger costs
+ * a statement per row, which is most of an INSERT's time when the table is
+ * small (issue 16).
+ */
+static void
+enqueue_transition_rows(TriggerData *trigdata, Oid fn, const EnqueueOptions *opt)
+{
+	Trigger    *trigger = trigdata->tg_trigger;
+	const char *table = TRIGGER_FIRED_BY_DELETE(trigdata->tg_event)
+		? trigger->tgoldtable : trigger->tgnewtable;
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	Datum		values[1];
+	bool		all_readable;
+	SPIPlanPtr	plan;
+	Portal		portal;
+	MemoryContext chunk_context;
+	MemoryContext old;
+
+	if (table == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("taskq.enqueue_trigger() fired FOR EACH STATEMENT needs a transition table"),
+				 errhint("Write REFERENCING NEW TABLE AS new_rows (OLD TABLE for DELETE).")));
+	values[0] = unreadable_columns(trigdata->tg_relation, &all_readable);
+	chunk_context = AllocSetContextCreate(CurrentMemoryContext, "taskq transition rows",
+										  ALLOCSET_DEFAULT_SIZES);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pg_taskq: SPI_connect failed");
+	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "pg_taskq: could not read the transition table");
+	plan = SPI_prepare(psprintf("SELECT pg_catalog.jsonb_build_array(%s) FROM %s AS r",
+								all_readable ? "pg_catalog.to_jsonb(r)"
+								: "pg_catalog.to_jsonb(r) OPERATOR(pg_catalog.-) $1",
+								quote_identifier(table)),
+					   all_readable ? 0 : 1, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "pg_taskq: could not read the transition table: %s",
+			 SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
+	for (;;)
+	{
+		int			n;
+		Datum	   *elems;
+		Jsonb	  **jargs;
+		int64	   *ids;
+		int			current = -1;
+
+		SPI_cursor_fetch(portal, true, TRANSITION_CHUNK);
+		n = (int) SPI_processed;
+		if (n == 0)
+			break;
+		old = MemoryContextSwitchTo(chunk_context);
+		elems = palloc(sizeof(Datum) * n);
+		jargs = palloc(sizeof(Jsonb *) * n);
+		ids = palloc(sizeof(int64) * n);
+		for (int i = 0; i < n; i++)
+		{
+			bool		isnull;
+
+			elems[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+			jargs[i] = DatumGetJsonbP(elems[i]);
+		}
+		/* the function was checked once, by the first row; an HTTP task's request, per row */
+		taskq_check_tasks(fn, jargs, n, &current);
+		taskq_insert_tasks(fn, PointerGetDatum(construct_array(elems, n, JSONBOID, -1, false,
+															   TYPALIGN_INT)),
+						   (Datum) 0, n, opt, ids);
+		MemoryContextSwitchTo(old);
+		SPI_freetuptable(SPI_tuptable);
+		MemoryContextReset(chunk_context);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	MemoryContextDelete(chunk_context);
+}
+
 /*
  * Trigger function: FOR EACH ROW EXECUTE FUNCTION
  * taskq.enqueue_trigger('fn' [, 'queue']).  The task receives the new row
@@ -194,10 +279,6 @@ taskq_enqueue_trigger(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("taskq.enqueue_trigger() can only be called as a trigger")));
-	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("taskq.enqueue_trigger() must be fired FOR EACH ROW")));
 	trigger = trigdata->tg_trigger;
 	if (trigger->tgnargs < 1 || trigger->tgnargs > 2)
 		ereport(ERROR,
@@ -205,17 +286,27 @@ taskq_enqueue_trigger(PG_FUNCTION_ARGS)
 				 errmsg("taskq.enqueue_trigger() takes the function and optionally the queue"),
 				 errhint("Write EXECUTE FUNCTION taskq.enqueue_trigger('my_function', 'my_queue').")));
 
-	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-		row = trigdata->tg_newtuple;
-	else
-		row = trigdata->tg_trigtuple;
-
 	fn = taskq_resolve_function(cstring_to_text(trigger->tgargs[0]));
 	opt.queue = trigger->tgnargs > 1 ? trigger->tgargs[1] : TASKQ_DEFAULT_QUEUE;
 	taskq_check_queue(opt.queue);
 	opt.priority = 0;
 	opt.run_at = GetCurrentTransactionStartTimestamp();
 	opt.max_attempts = TASKQ_DEFAULT_MAX_ATTEMPTS;
+
+	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+	{
+		if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+			ereport(ERROR,
+					(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+					 errmsg("taskq.enqueue_trigger() cannot be fired by TRUNCATE")));
+		enqueue_transition_rows(trigdata, fn, &opt);
+		return PointerGetDatum(NULL);
+	}
+
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		row = trigdata->tg_newtuple;
+	else
+		row = trigdata->tg_trigtuple;
 
 	args = row_as_args(row, trigdata->tg_relation);
 	taskq_check_task(fn, args, false);
@@ -246,9 +337,28 @@ taskq_check_trigger_definition(CreateTrigStmt *stmt)
 	if (!OidIsValid(trigger_fn) || LookupFuncName(stmt->funcname, 0, NULL, true) != trigger_fn)
 		return;
 	if (!stmt->row)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("taskq.enqueue_trigger() must be fired FOR EACH ROW")));
+	{
+		bool		new_table = false;
+		bool		old_table = false;
+		ListCell   *lc;
+
+		foreach(lc, stmt->transitionRels)
+		{
+			TriggerTransition *tt = lfirst_node(TriggerTransition, lc);
+
+			if (tt->isNew)
+				new_table = true;
+			else
+				old_table = true;
+		}
+		if ((stmt->events & TRIGGER_TYPE_TRUNCATE) ||
+			((stmt->events & (TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE)) && !new_table) ||
+			((stmt->events & TRIGGER_TYPE_DELETE) && !old_table))
+			ereport(ERROR,
+					(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+					 errmsg("taskq.enqueue_trigger() must be fired FOR EACH ROW, or FOR EACH STATEMENT with the transition table of its rows"),
+					 errhint("Write REFERENCING NEW TABLE AS new_rows for INSERT and UPDATE, OLD TABLE AS old_rows for DELETE; TRUNCATE has no rows.")));
+	}
 	if (nargs < 1 || nargs > 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -216,6 +216,12 @@ CREATE FUNCTION bench_arg(n int) RETURNS void LANGUAGE sql AS $$ SELECT $$;
 -- the enqueue workload's baseline: a table shaped like taskq.tasks, with its
 -- indexes, defaults and CHECK
 CREATE TABLE bench_plain (LIKE taskq.tasks INCLUDING ALL);
+-- the enqueue workload's triggers: a row each, or a statement's transition table
+CREATE TABLE bench_rows_plain (id int, v text);
+CREATE TABLE bench_rows_each (id int, v text);
+CREATE TABLE bench_rows_stmt (id int, v text);
+CREATE FUNCTION bench_row_each(r bench_rows_each) RETURNS void LANGUAGE sql AS $$ SELECT $$;
+CREATE FUNCTION bench_row_stmt(r bench_rows_stmt) RETURNS void LANGUAGE sql AS $$ SELECT $$;
 -- a task that leaves a temporary table behind, for its worker to remove,
 -- and one that drops it itself
 CREATE FUNCTION bench_temp() RETURNS void LANGUAGE plpgsql
@@ -438,6 +444,47 @@ sub wl_enqueue
 		measured => sprintf('%.0f tasks/s (runs: %s; ratios %s)', $n / median(@{ $t{each} }),
 			$rate->('each'), join(', ', map { sprintf '%.2f', $_ } @ratio_each)),
 		ratio => median(@ratio_each),
+		verdict => '(info)',
+	);
+	# triggers: INSERT ... SELECT of n rows into a two-column table without a
+	# trigger, with a row-level taskq.enqueue_trigger, with a statement-level
+	# one (transition table); each in a transaction rolled back afterwards,
+	# so that no worker runs the tasks
+	my %trig = map { $_ => [] } qw(plain each stmt);
+	psql_exec(<<'EOSQL');
+CREATE TRIGGER bench_each AFTER INSERT ON bench_rows_each
+	FOR EACH ROW EXECUTE FUNCTION taskq.enqueue_trigger('bench_row_each', 'bench');
+CREATE TRIGGER bench_stmt AFTER INSERT ON bench_rows_stmt REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION taskq.enqueue_trigger('bench_row_stmt', 'bench');
+EOSQL
+	my $s2 = Session->new();
+	for my $run (1 .. 3)
+	{
+		for my $kind (qw(plain each stmt))
+		{
+			$s2->query('TRUNCATE bench_rows_plain, bench_rows_each, bench_rows_stmt, '
+				. 'taskq.tasks, taskq.dependencies, taskq.attempts');
+			psql_exec('CHECKPOINT');
+			# in one transaction with a statement that fails at the end: the
+			# rows and tasks are rolled back, so no worker runs the tasks
+			my ($t0, undef, $t1) = $s2->query_multi(
+				'BEGIN; SELECT extract(epoch from clock_timestamp())',
+				"INSERT INTO bench_rows_$kind SELECT i, 'row ' || i FROM generate_series(1, $n) i",
+				'SELECT extract(epoch from clock_timestamp()); ROLLBACK');
+			push @{ $trig{$kind} }, $t1 - $t0;
+		}
+		note(sprintf 'triggers, round %d: INSERT of %d rows: no trigger %.3f s, row trigger %.3f s, '
+			. 'statement trigger %.3f s', $run, $n, map { $trig{$_}[-1] } qw(plain each stmt));
+	}
+	$s2->finish;
+	my %tm = map { $_ => median(@{ $trig{$_} }) } qw(plain each stmt);
+	add_row(
+		workload => "triggers: INSERT ... SELECT of $n rows into a two-column table, one task per row "
+			. '(median of 3; the transaction rolled back): a FOR EACH STATEMENT taskq.enqueue_trigger '
+			. '(transition table) against a FOR EACH ROW one',
+		measured => sprintf('no trigger %.3f s; row trigger %.3f s (%.0f rows/s); statement trigger %.3f s '
+			. '(%.0f rows/s)', $tm{plain}, $tm{each}, $n / $tm{each}, $tm{stmt}, $n / $tm{stmt}),
+		ratio => $tm{each} / $tm{stmt},
 		verdict => '(info)',
 	);
 }
