@@ -275,5 +275,5 @@ taskq_insert_tasks(Oid fn, Datum args, Datum keys, int n, const EnqueueOptions *
 			missing--;
 		}
 	}
-	taskq_wake_queue_at_commit(opt->queue);
+	taskq_wake_queue_at_commit_for(opt->queue, n);
 }

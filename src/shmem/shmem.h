@@ -113,6 +113,7 @@ extern void taskq_wake_waiters(const int64 *ids, int n);
 
 /* wakeups.c */
 extern void taskq_wake_queue_at_commit(const char *queue);
+extern void taskq_wake_queue_at_commit_for(const char *queue, int ntasks);
 extern void taskq_wake_waiters_at_commit(int64 task_id);
 extern void taskq_signal_cancel_at_commit(int64 task_id, int worker_pid);
 extern void taskq_schedules_changed_at_commit(void);

@@ -36,6 +36,16 @@ static int	max_pending_cancels = 0;
 
 static bool schedules_changed = false;
 
+/*
+ * Tasks this transaction made or released (counted by the wake-up requests):
+ * the first wake-up before the commit is only for a few.  A worker woken then
+ * claims with a snapshot that cannot see them, and its index scan walks over
+ * every one of them: 20,000 tasks enqueued in one transaction delayed their
+ * first start by 5 to 10 ms instead of bringing it forward.
+ */
+#define EARLY_WAKE_MAX_TASKS 64
+static int	pending_tasks = 0;
+
 static bool callback_registered = false;
 
 static void
@@ -53,8 +63,11 @@ at_commit(XactEvent event, void *arg)
 			 * What it claims now cannot see these tasks yet; the wake-up at
 			 * commit, below, is the one that counts, and finds it awake.
 			 */
-			for (int i = 0; i < npending_queues; i++)
-				taskq_wake_queue(pending_queues[i]);
+			if (pending_tasks <= EARLY_WAKE_MAX_TASKS)
+			{
+				for (int i = 0; i < npending_queues; i++)
+					taskq_wake_queue(pending_queues[i]);
+			}
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
@@ -68,6 +81,7 @@ at_commit(XactEvent event, void *arg)
 			npending_queues = 0;
 			npending_ended = 0;
 			npending_cancels = 0;
+			pending_tasks = 0;
 			schedules_changed = false;
 			break;
 		case XACT_EVENT_ABORT:
@@ -76,6 +90,7 @@ at_commit(XactEvent event, void *arg)
 			npending_queues = 0;
 			npending_ended = 0;
 			npending_cancels = 0;
+			pending_tasks = 0;
 			schedules_changed = false;
 			break;
 		default:
@@ -103,11 +118,19 @@ register_callback(void)
 	}
 }
 
-/* Wake the queue's workers when this transaction commits. */
+/* Wake the queue's workers when this transaction commits: it made a task for it. */
 void
 taskq_wake_queue_at_commit(const char *queue)
 {
+	taskq_wake_queue_at_commit_for(queue, 1);
+}
+
+/* The same for ntasks tasks. */
+void
+taskq_wake_queue_at_commit_for(const char *queue, int ntasks)
+{
 	register_callback();
+	pending_tasks = pending_tasks > PG_INT32_MAX - ntasks ? PG_INT32_MAX : pending_tasks + ntasks;
 	for (int i = 0; i < npending_queues; i++)
 	{
 		if (strcmp(pending_queues[i], queue) == 0)
