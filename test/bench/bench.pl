@@ -124,6 +124,8 @@ usage: perl test/bench/bench.pl [options]
   --chord-members N --chord-runs N --chain-steps N
   --http-tasks N --http-runs N --wrk-seconds N --pages N --mapreduce-runs N
   --bigtable-rows N (default 1000000; --quick: 100000) --bigtable-tasks N --bigtable-runs N
+  --enqueue-tasks N --enqueue-runs N --memory-tasks N
+  --set 'name = value'  a server setting for an experiment (repeatable)
 EOT
 }
 
