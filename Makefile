@@ -84,6 +84,13 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# TAP scripts mostly wait (timers, schedule ticks, restarts), so prove runs
+# three at a time: the suite's TAP part takes half as long.  Each test's
+# HTTP server has a directory of its own (test/t/lib/TestHttpServer.pm).
+# TASKQ_PROVE_JOBS=1 runs them one after the other.
+TASKQ_PROVE_JOBS ?= 3
+PROVE_FLAGS += -j$(TASKQ_PROVE_JOBS)
+
 # every object depends on the headers (PGXS tracks no header dependencies)
 # and on the control file, whose version is compiled in
 $(OBJS): $(wildcard src/*/*.h) extension/pg_taskq.control

@@ -78,6 +78,13 @@ sub new
 		require File::Temp;
 		File::Temp::tempdir('taskq_http_XXXXXX', TMPDIR => 1, CLEANUP => 1);
 	};
+	# a directory of its own: tests run side by side (prove -j) may give the
+	# same one (tmp_check), and the request logs must not mix
+	if (defined $opt{dir})
+	{
+		$dir = "$dir/http_server_$$";
+		mkdir $dir or $!{EEXIST} or die "TestHttpServer: mkdir $dir: $!";
+	}
 	my $self = bless {
 		dir      => $dir,
 		host     => '127.0.0.1',
