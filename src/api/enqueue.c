@@ -245,7 +245,7 @@ enqueue_transition_rows(TriggerData *trigdata, Oid fn, const EnqueueOptions *opt
 			elems[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
 			jargs[i] = DatumGetJsonbP(elems[i]);
 		}
-		/* the function was checked once, by the first row; an HTTP task's request, per row */
+		/* the right to run fn, once per chunk; each row's arguments (an HTTP task's request) */
 		taskq_check_tasks(fn, jargs, n, &current);
 		taskq_insert_tasks(fn, PointerGetDatum(construct_array(elems, n, JSONBOID, -1, false,
 															   TYPALIGN_INT)),

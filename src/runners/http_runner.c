@@ -23,9 +23,7 @@
 
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#include "lib/stringinfo.h"
 #include "utils/builtins.h"
-#include "utils/json.h"
 #include "utils/numeric.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"

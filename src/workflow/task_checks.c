@@ -177,15 +177,22 @@ taskq_parse_lock(const char *lock, char **key, char *mode)
 	*key = pstrdup(colon + 1);
 }
 
-/* Check the function, the caller's right to run it, and the arguments. */
-void
-taskq_check_task(Oid fn, Jsonb *args, bool may_receive)
+/* The caller's right to run fn, with PostgreSQL's own error. */
+static void
+check_execute_right(Oid fn)
 {
 	AclResult	aclresult;
 
 	aclresult = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(fn));
+}
+
+/* Check the function, the caller's right to run it, and the arguments. */
+void
+taskq_check_task(Oid fn, Jsonb *args, bool may_receive)
+{
+	check_execute_right(fn);
 	if (fn == taskq_http_request_fn())
 	{
 		/* an HTTP task: the same checks as taskq.http's, however it is made */
@@ -201,7 +208,6 @@ taskq_check_task(Oid fn, Jsonb *args, bool may_receive)
 	taskq_check_sql_task(fn, args, may_receive);
 }
 
-
 /*
  * The same for n tasks of one function (taskq.enqueue_many): the right to
  * run it is checked once, each argument list against it.  *current tells an
@@ -210,11 +216,7 @@ taskq_check_task(Oid fn, Jsonb *args, bool may_receive)
 void
 taskq_check_tasks(Oid fn, Jsonb **args, int n, int *current)
 {
-	AclResult	aclresult;
-
-	aclresult = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(fn));
+	check_execute_right(fn);
 	if (fn == taskq_http_request_fn())
 	{
 		for (int i = 0; i < n; i++)
