@@ -864,6 +864,33 @@ sub wl_http
 		ratio => $w ? median(@span) / $w : undef,
 		floor => 0.1, floor_txt => '>= 0.1', goal => '>= 0.3', higher_is_better => 1,
 	);
+	http_cpu_row($w);
+}
+
+# Where an HTTP task's time goes, against what the goal leaves: at 0.3 of
+# wrk's rate, the machine's cores give each request cores / (0.3 x wrk) of
+# CPU time, all parties included (the workers, nginx, the kernel's TCP
+# work, the WAL writer).  Measured over the HTTP-only runs from the
+# processes' and the machine's own accounting (/proc).
+sub http_cpu_row
+{
+	my ($wrk) = @_;
+	my $c = $HTTP{cpu} or return;
+	return unless $c->{requests};
+	my $hz = 100;    # USER_HZ: the unit of /proc's times on Linux
+	my $us = sub { $_[0] / $hz * 1e6 / $c->{requests} };
+	my $cores = ncores();
+	my $budget = $wrk ? sprintf('; at the goal (0.3 of wrk: %.0f req/s) the %d cores give %.0f us per request',
+		0.3 * $wrk, $cores, $cores * 1e6 / (0.3 * $wrk)) : '';
+	add_row(
+		workload => "same runs, CPU time per request: the api workers, nginx's workers, "
+			. "and the whole machine (every process and the kernel; /proc/stat)",
+		measured => sprintf('workers %.0f us (%d processes), nginx %.0f us (%d processes), machine %.0f us '
+			. '(and %.0f us stolen by the hypervisor)%s',
+			$us->($c->{workers}), $c->{nworkers}, $us->($c->{nginx}), $c->{nnginx},
+			$us->($c->{machine}), $us->($c->{steal}), $budget),
+		verdict => '(info)',
+	);
 }
 
 # Run a baseline and a workload $runs times each, alternating which goes
@@ -1200,6 +1227,9 @@ sub http_only_run
 {
 	my ($n) = @_;
 	my $s = Session->new();
+	my @workers = split /\n/, $s->query(
+		"SELECT pid FROM taskq.workers WHERE queue = 'api' AND pid IS NOT NULL ORDER BY pid");
+	my @nginx = children_of($HTTP{nginx}{pid});
 	$s->query('BEGIN');
 	my ($lo, $hi, $cnt) = split /\|/, $s->query(
 		"SELECT min(id), max(id), count(*) FROM "
@@ -1210,7 +1240,20 @@ sub http_only_run
 	my (undef, $t_commit, $commits0) = $s->query_multi(
 		'COMMIT', 'SELECT extract(epoch from clock_timestamp())',
 		'SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()');
+	# (from the commit: the enqueue's own time is not the requests')
+	my %cpu0 = (workers => sum0(map { proc_cpu_ticks($_) } @workers),
+		nginx => sum0(map { proc_cpu_ticks($_) } @nginx));
+	@cpu0{qw(machine steal)} = machine_cpu_ticks();
 	my $t_done = wait_queue_drained($s, 'api', 'http: tasks unfinished', $lo, $hi);
+	# the CPU the run took: its requests' share of every party's time
+	$HTTP{cpu}{workers} += sum0(map { proc_cpu_ticks($_) } @workers) - $cpu0{workers};
+	$HTTP{cpu}{nginx} += sum0(map { proc_cpu_ticks($_) } @nginx) - $cpu0{nginx};
+	my ($machine, $steal) = machine_cpu_ticks();
+	$HTTP{cpu}{machine} += $machine - $cpu0{machine};
+	$HTTP{cpu}{steal} += $steal - $cpu0{steal};
+	$HTTP{cpu}{requests} += $n;
+	$HTTP{cpu}{nworkers} = scalar @workers;
+	$HTTP{cpu}{nnginx} = scalar @nginx;
 	# how many transactions the run took (the poll's own included): the
 	# workers record finished requests in groups
 	$s->query('SELECT pg_stat_force_next_flush()') if $s->query('SHOW server_version_num') >= 150000;
@@ -1374,6 +1417,21 @@ sub pct
 	my $k = ceil($p / 100 * @v);
 	$k = 1 if $k < 1;
 	return $v[ $k - 1 ];
+}
+
+sub sum0
+{
+	my $t = 0;
+	$t += $_ for @_;
+	return $t;
+}
+
+# the processors this machine has online
+sub ncores
+{
+	my $n = `getconf _NPROCESSORS_ONLN 2>/dev/null`;
+	chomp $n if defined $n;
+	return ($n && $n =~ /^\d+$/) ? $n : 1;
 }
 
 sub median
@@ -1604,6 +1662,40 @@ sub read_file_safe
 	open my $fh, '<', $file or return '';
 	local $/;
 	return <$fh> // '';
+}
+
+# CPU time (user + system, in clock ticks) of a process, 0 if it is gone
+sub proc_cpu_ticks
+{
+	my ($pid) = @_;
+	my $stat = read_file_safe("/proc/$pid/stat");
+	# the command name, in parentheses, may hold spaces: fields after it
+	$stat =~ /\)\s+(.*)$/s or return 0;
+	my @f = split ' ', $1;
+	return $f[11] + $f[12];    # fields 14 and 15 of the line: utime, stime
+}
+
+# the processes whose parent is $pid
+sub children_of
+{
+	my ($pid) = @_;
+	my @kids;
+	opendir my $dh, '/proc' or return ();
+	for my $p (grep { /^\d+$/ } readdir $dh)
+	{
+		my $stat = read_file_safe("/proc/$p/stat");
+		push @kids, $p if $stat =~ /\)\s+\S+\s+(\d+)/ && $1 == $pid;
+	}
+	closedir $dh;
+	return @kids;
+}
+
+# the machine's CPU time so far, in clock ticks: (busy, steal), from /proc/stat
+sub machine_cpu_ticks
+{
+	my ($line) = read_file_safe('/proc/stat') =~ /^cpu\s+(.*)$/m or return (0, 0);
+	my ($user, $nice, $system, $idle, $iowait, $irq, $softirq, $steal) = split ' ', $line;
+	return ($user + $nice + $system + $irq + $softirq, $steal // 0);
 }
 
 sub git_describe
