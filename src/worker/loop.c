@@ -14,6 +14,10 @@
  */
 #include "postgres.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "commands/dbcommands.h"
@@ -182,6 +186,27 @@ wait_for_wakeup(long timeout_ms, TaskqWorkerState state)
 	taskq_sleep(timeout_ms);
 }
 
+/*
+ * A worker allocates and frees the same memory over and over: each batch's
+ * context, libcurl's handles and buffers, the responses.  glibc's malloc by
+ * default gives freed memory at the top of the heap back to the kernel
+ * (above 128 kB, a threshold it moves as it goes) and serves large blocks
+ * with mmap: the next batch then faults the same pages in again, zeroed by
+ * the kernel.  An HTTP worker took 2.5 to 3 page faults per request, and
+ * keeping up to 16 MB of freed memory for the next batch cut its CPU time
+ * per request by 8 to 10 % in alternated runs (issue 16).  Blocks of 4 MB
+ * and more still come from mmap, and go back to the kernel when freed.
+ */
+static void
+keep_freed_memory(void)
+{
+#ifdef __GLIBC__
+	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
+	mallopt(M_TOP_PAD, 1024 * 1024);
+#endif
+}
+
 static void
 process_reload(void)
 {
@@ -229,6 +254,7 @@ taskq_worker_main(Datum arg)
 	taskq_slot_assignment(my_slot, &my_dboid, my_queue, &my_index);
 	taskq_quiet_stop(stop_message);
 
+	keep_freed_memory();
 	BackgroundWorkerInitializeConnectionByOid(my_dboid, InvalidOid, 0);
 	snprintf(appname, sizeof(appname), "taskq worker %s/%d", my_queue, my_index);
 	pgstat_report_appname(appname);
