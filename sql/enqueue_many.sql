@@ -134,6 +134,18 @@ SELECT split_part(show_error($$UPDATE taskq.tasks SET state = 'done' WHERE id = 
 SELECT split_part(show_error($$UPDATE taskq.tasks SET lock_mode = 'x' WHERE id = $$ || :held), ' / ', 1);
 SELECT split_part(show_error($$UPDATE taskq.tasks SET max_attempts = 0 WHERE id = $$ || :held), ' / ', 1);
 
+-- storage: a row of up to 4 kB is kept as it is, a longer one compressed
+-- (toast_tuple_target; compressing 3 kB HTTP responses cost a worker a
+-- sixth of its time per request)
+SELECT array_agg(id ORDER BY n) AS stored
+FROM taskq.enqueue_many('boom', ARRAY[jsonb_build_array(repeat('three kB ', 330)),
+                                      jsonb_build_array(repeat('six kB ', 900))],
+                        delay => '1 hour') WITH ORDINALITY AS e(id, n) \gset
+SELECT pg_column_size(args) > 2900 AS three_kb_as_is, pg_column_compression(args) AS compression
+FROM taskq.tasks WHERE id = (:'stored'::bigint[])[1];
+SELECT pg_column_compression(args) IS NOT NULL AS six_kb_compressed
+FROM taskq.tasks WHERE id = (:'stored'::bigint[])[2];
+
 -- clean up what waits an hour
 SELECT count(*) > 0 AS cancelled FROM taskq.tasks t, LATERAL taskq.cancel(t.id) c
 WHERE t.state = 'queued' AND t.run_at > now() + interval '30 minutes';

@@ -57,11 +57,13 @@ SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttyp
        || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
        || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
        || coalesce(' identity ' || nullif(a.attidentity::text, ''), '')
+       || coalesce(' compression ' || nullif(a.attcompression::text, ''), '')
 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE c.relnamespace = 'taskq'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped
 UNION ALL
 SELECT 'relation ' || relname || ' ' || relkind::text || ' rls=' || relrowsecurity || ' acl=' || coalesce(relacl::text, '')
+       || ' options=' || coalesce(reloptions::text, '')
        || ' comment=' || coalesce(obj_description(oid, 'pg_class'), '')
 FROM pg_class WHERE relnamespace = 'taskq'::regnamespace
 UNION ALL
