@@ -22,6 +22,7 @@ OBJS = \
 	src/core/sleep.o \
 	src/core/quiet_stop.o \
 	src/core/row_check.o \
+	src/core/estimates.o \
 	src/stats/counters.o \
 	src/schedules/cron.o \
 	src/schedules/next.o \

@@ -229,5 +229,6 @@ _PG_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = shmem_startup;
 	taskq_ddl_guard_init();
+	taskq_estimates_init();
 	taskq_register_launcher();
 }

@@ -18,6 +18,8 @@
  *	  src/core/values.c   int8[] parameters, jsonb arrays and strings,
  *	                      interval lengths
  *	  src/core/row_check.c  the CHECK of taskq.tasks (taskq.task_row_valid)
+ *	  src/core/estimates.c  the planner's size estimates of our tables, never
+ *	                      "empty" while they have rows (planner hook)
  *
  *-------------------------------------------------------------------------
  */
@@ -184,6 +186,9 @@ extern bool taskq_caller_is_admin(void);
 
 /* quiet_stop.c */
 extern void taskq_quiet_stop(char *(*describe) (void));
+
+/* estimates.c */
+extern void taskq_estimates_init(void);
 
 /* sleep.c */
 extern void taskq_sleep(long timeout_ms);
