@@ -1347,8 +1347,7 @@ sub report
 	my $ver = psql_exec('SELECT version()');
 	my $ext = psql_exec("SELECT extversion FROM pg_extension WHERE extname = 'pg_taskq'");
 	my @u = POSIX::uname();
-	my $nproc = run_cmd('getconf', '_NPROCESSORS_ONLN');
-	chomp $nproc;
+	my $nproc = ncores();
 	my ($cpu) = (read_file_safe('/proc/cpuinfo') =~ /^model name\s*:\s*(.*)$/m);
 	my ($load) = split / /, read_file_safe('/proc/loadavg');
 	my $git = git_describe();
